@@ -1,0 +1,157 @@
+/**
+ * The daemon's table: its shared sets and maps, its base chains and their fixed rules.
+ * Everything per workspace hangs off these as elements and as two chains (see README).
+ */
+import type { Family, Op, SetSpec } from '../nft/types';
+import {
+  accept, ctEstablished, drop, goTo, inCidr, ipDaddr, ipSaddr, isIpv4, lookup, match, meta,
+  thDport, vmap, IPPROTO_TCP, NFPROTO_IPV4, Loader,
+} from './expr';
+import { u8, ifname } from '../nft/bytes';
+
+/** The table's address family: inet sees IPv4 and IPv6, so IPv6 can be dropped too. */
+export const FAMILY: Family = 'inet';
+
+/** nft datatype numbers (nftables src/datatype.h) and NFT_DATA_VERDICT. */
+const T = { ipv4: 7, proto: 12, service: 13, ifname: 41 } as const;
+const NFT_DATA_VERDICT = 0xffffff00;
+
+function concatType(...types: number[]): number {
+  return types.reduce((acc, t) => (acc << 6) | t, 0);
+}
+
+/** The shared sets and maps, by name. */
+export const SETS = {
+  ifaces: 'ifaces',
+  src: 'src',
+  out: 'out',
+  in: 'in',
+  egressNet: 'egress_net',
+  egressPort: 'egress_port',
+  inPort: 'in_port',
+  linkSrc: 'link_src',
+  hostSvc: 'host_svc',
+} as const;
+
+/** The fixed chains. Workspace chains are `<id>_out` and `<id>_in`. */
+export const CHAINS = {
+  guard: 'guard',
+  forward: 'forward',
+  input: 'input',
+  output: 'output',
+  postrouting: 'postrouting',
+  refuse: 'refuse',
+} as const;
+
+/** The chain that decides what a workspace may send. */
+export const outChain = (id: string): string => `${id}_out`;
+/** The chain that decides what may reach a workspace. */
+export const inChain = (id: string): string => `${id}_in`;
+
+/** Field loaders of the concatenated keys, in key order. */
+export const KEYS = {
+  ifaceSrc: [meta('iifname'), ipSaddr],
+  ifaceDst: [meta('iifname'), ipDaddr],
+  egressPort: [meta('iifname'), meta('l4proto'), thDport],
+  inPort: [meta('oifname'), meta('l4proto'), thDport],
+  linkSrc: [meta('oifname'), ipSaddr],
+  hostSvc: [meta('iifname'), ipDaddr, meta('l4proto'), thDport],
+} satisfies Record<string, Loader[]>;
+
+function setSpecs(): SetSpec[] {
+  return [
+    { name: SETS.ifaces, keyType: T.ifname, keyLen: 16 },
+    { name: SETS.src, keyType: concatType(T.ifname, T.ipv4), keyLen: 20, fields: [16, 4] },
+    { name: SETS.out, keyType: T.ifname, keyLen: 16, dataType: NFT_DATA_VERDICT, dataLen: 0 },
+    { name: SETS.in, keyType: T.ifname, keyLen: 16, dataType: NFT_DATA_VERDICT, dataLen: 0 },
+    {
+      name: SETS.egressNet, keyType: concatType(T.ifname, T.ipv4), keyLen: 20,
+      fields: [16, 4], interval: true,
+    },
+    {
+      name: SETS.egressPort, keyType: concatType(T.ifname, T.proto, T.service), keyLen: 24,
+      fields: [16, 1, 2],
+    },
+    {
+      name: SETS.inPort, keyType: concatType(T.ifname, T.proto, T.service), keyLen: 24,
+      fields: [16, 1, 2],
+    },
+    { name: SETS.linkSrc, keyType: concatType(T.ifname, T.ipv4), keyLen: 20, fields: [16, 4] },
+    {
+      name: SETS.hostSvc, keyType: concatType(T.ifname, T.ipv4, T.proto, T.service),
+      keyLen: 28, fields: [16, 4, 1, 2],
+    },
+  ];
+}
+
+/** What the skeleton needs to know of the host. */
+export interface LayoutOptions {
+  table: string;
+  uplink: string;
+  /** the workspace network, e.g. { net: '10.0.0.0', len: 8 } */
+  workspaceNet: { net: string; len: number };
+}
+
+/** The operations that build the empty table: sets, base chains, fixed rules. */
+export function skeleton(o: LayoutOptions): Op[] {
+  const t = { family: FAMILY, table: o.table };
+  const ops: Op[] = [{ op: 'add', kind: 'table', family: FAMILY, name: o.table }];
+  for (const set of setSpecs()) ops.push({ op: 'add', kind: 'set', ...t, set });
+
+  const chain = (name: string, base?: Extract<Op, { kind: 'chain'; op: 'add' }>['base']) =>
+    ops.push({ op: 'add', kind: 'chain', ...t, name, base });
+  chain(CHAINS.refuse);
+  chain(CHAINS.guard, { type: 'filter', hook: 'prerouting', priority: -300, policy: 'accept' });
+  chain(CHAINS.forward, { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' });
+  chain(CHAINS.input, { type: 'filter', hook: 'input', priority: 0, policy: 'accept' });
+  chain(CHAINS.output, { type: 'filter', hook: 'output', priority: 0, policy: 'accept' });
+  chain(CHAINS.postrouting, { type: 'nat', hook: 'postrouting', priority: 100, policy: 'accept' });
+
+  for (const [name, rules] of Object.entries(fixedRules(o))) {
+    for (const exprs of rules) ops.push({ op: 'add', kind: 'rule', ...t, chain: name, exprs });
+  }
+  return ops;
+}
+
+function fixedRules(o: LayoutOptions) {
+  const tap = meta('iifname');
+  const fromTap = lookup([tap], SETS.ifaces);
+  const { net, len } = o.workspaceNet;
+  return {
+    // A tap is an IPv4 link with one address: everything else is dropped before conntrack.
+    [CHAINS.guard]: [
+      [...fromTap, ...match(meta('nfproto'), 'neq', u8(NFPROTO_IPV4)), drop()],
+      [...fromTap, ...isIpv4(), ...lookup(KEYS.ifaceSrc, SETS.src, true), drop()],
+    ],
+    [CHAINS.forward]: [
+      [...ctEstablished(), accept()],
+      vmap(tap, SETS.out),
+      vmap(meta('oifname'), SETS.in),
+    ],
+    // Of the host, a workspace reaches only the services in host_svc (DNS on its gateway).
+    [CHAINS.input]: [
+      [...lookup([tap], SETS.ifaces, true), accept()],
+      [...ctEstablished(), accept()],
+      [...isIpv4(), ...lookup(KEYS.hostSvc, SETS.hostSvc), accept()],
+      [drop()],
+    ],
+    [CHAINS.output]: [
+      [...ctEstablished(), accept()],
+      vmap(meta('oifname'), SETS.in),
+    ],
+    [CHAINS.postrouting]: [[
+      ...match(meta('oifname'), 'eq', ifname(o.uplink)),
+      ...isIpv4(),
+      ...inCidr(ipSaddr, net, len),
+      ...inCidr(ipDaddr, net, len, true),
+      { type: 'masq' as const },
+    ]],
+    // A refused connection fails at once and visibly: a reset for TCP, ICMP for the rest.
+    [CHAINS.refuse]: [
+      [...match(meta('l4proto'), 'eq', u8(IPPROTO_TCP)), { type: 'reject' as const, kind: 'tcp-reset' as const }],
+      [{ type: 'reject' as const, kind: 'icmpx' as const, code: 'admin-prohibited' as const }],
+    ],
+  };
+}
+
+export { goTo };

@@ -1,0 +1,110 @@
+/**
+ * One workspace's share of the table: its two chains and its elements in the shared sets.
+ * Pure: the same workspace and registry always compile to the same result.
+ */
+import type { Element, Expr } from '../nft/types';
+import type { Workspace } from '../model/types';
+import { concat, ifname, ipv4, be16, u8 } from '../nft/bytes';
+import { mergeRanges } from './ranges';
+import {
+  accept, drop, goTo, inCidr, ipDaddr, isIpv4, lookup, match, meta, ret, thDport,
+  IPPROTO_TCP, IPPROTO_UDP,
+} from './expr';
+import { CHAINS, KEYS, SETS, inChain, outChain } from './layout';
+import { resolveLinks } from '../model/links';
+
+/** What the compiler needs of the host's configuration. */
+export interface CompileOptions {
+  workspaceNet: { net: string; len: number };
+  runtimeApiPort: number;
+}
+
+/** A workspace's chains (name to rules) and elements (set name to elements). */
+export interface CompiledWorkspace {
+  id: string;
+  chains: Map<string, Expr[][]>;
+  elements: Map<string, Element[]>;
+}
+
+const PROTOS = [IPPROTO_TCP, IPPROTO_UDP];
+
+/** Compiles one workspace; one without a local interface has nothing in the kernel. */
+export function compileWorkspace(
+  ws: Workspace,
+  registry: ReadonlyMap<string, Workspace>,
+  o: CompileOptions,
+): CompiledWorkspace {
+  const out: CompiledWorkspace = { id: ws.id, chains: new Map(), elements: new Map() };
+  if (ws.interface === null) return out;
+  const tap = ifname(ws.interface);
+  const p = ws.network;
+  const add = (set: string, ...els: Element[]) =>
+    out.elements.set(set, [...(out.elements.get(set) ?? []), ...els]);
+
+  add(SETS.ifaces, { key: tap });
+  add(SETS.src, { key: concat(tap, ipv4(ws.ip)) });
+  add(SETS.out, { key: tap, verdict: { kind: 'jump', chain: outChain(ws.id) } });
+  add(SETS.in, { key: tap, verdict: { kind: 'jump', chain: inChain(ws.id) } });
+
+  if (p.allow_internet) {
+    for (const [start, end] of mergeRanges(p.egress)) {
+      add(SETS.egressNet, { key: concat(tap, ipv4(start)), keyEnd: concat(tap, ipv4(end)) });
+    }
+    for (const port of p.egress_ports) {
+      add(SETS.egressPort, ...PROTOS.map((pr) => ({ key: concat(tap, u8(pr), be16(port)) })));
+    }
+    for (const pr of PROTOS) add(SETS.hostSvc, { key: concat(tap, ipv4(ws.gateway), u8(pr), be16(53)) });
+  }
+  for (const port of p.ingress_ports) {
+    add(SETS.inPort, ...PROTOS.map((pr) => ({ key: concat(tap, u8(pr), be16(port)) })));
+  }
+  for (const link of resolveLinks(ws, registry)) {
+    add(SETS.linkSrc, { key: concat(tap, ipv4(link.ip)) });
+  }
+
+  out.chains.set(outChain(ws.id), outRules(ws, o));
+  out.chains.set(inChain(ws.id), inRules(ws, o));
+  return out;
+}
+
+/** What a workspace may send: the workspace network is the target's to decide. */
+function outRules(ws: Workspace, o: CompileOptions): Expr[][] {
+  const p = ws.network;
+  const { net, len } = o.workspaceNet;
+  const rules: Expr[][] = [[...isIpv4(), ...inCidr(ipDaddr, net, len), ret()]];
+  if (!p.allow_internet) return [...rules, [goTo(CHAINS.refuse)]];
+
+  // Names on the egress list open nothing here; DNS-aware egress adds their addresses.
+  if (p.egress.length > 0) {
+    rules.push([...lookup(KEYS.ifaceDst, SETS.egressNet, true), goTo(CHAINS.refuse)]);
+  }
+  if (p.egress_ports.length > 0) {
+    rules.push([...lookup(KEYS.egressPort, SETS.egressPort, true), goTo(CHAINS.refuse)]);
+  }
+  rules.push([accept()]);
+  return rules;
+}
+
+/** What may reach a workspace: the host on its ingress ports, and its linked workspaces. */
+function inRules(ws: Workspace, o: CompileOptions): Expr[][] {
+  const rules: Expr[][] = [];
+  if (ws.network.public_access) {
+    // From the host itself: output hook packets have no input interface.
+    rules.push([
+      ...match(meta('iifname'), 'eq', new Uint8Array(16)),
+      ...lookup(KEYS.inPort, SETS.inPort),
+      accept(),
+    ]);
+  }
+  const fromLink = lookup(KEYS.linkSrc, SETS.linkSrc);
+  rules.push([
+    ...isIpv4(),
+    ...fromLink,
+    ...match(meta('l4proto'), 'eq', u8(IPPROTO_TCP)),
+    ...match(thDport, 'eq', be16(o.runtimeApiPort)),
+    accept(),
+  ]);
+  rules.push([...isIpv4(), ...fromLink, ...lookup(KEYS.inPort, SETS.inPort), accept()]);
+  rules.push([drop()]);
+  return rules;
+}

@@ -1,0 +1,141 @@
+/**
+ * The enforcer that drives the kernel: compiles, diffs against what it last committed,
+ * commits one batch per call, and ends the connections a tightened policy no longer allows.
+ */
+import type { Logger } from 'pino';
+import type { CommitResult, CtTuple, Op, TableState, Family } from '../nft/types';
+import type { Workspace } from '../model/types';
+import { Enforcer, KernelError, WorkspaceChange } from './types';
+import { compileWorkspace, CompiledWorkspace, CompileOptions } from '../compile/workspace';
+import { diffWorkspace } from '../compile/diff';
+import { FAMILY, skeleton, LayoutOptions } from '../compile/layout';
+import { describeOp, hintFor } from './describe';
+import { stillAllowed } from '../policy/connections';
+import { toRange } from '../compile/ranges';
+
+/** The part of the netlink addon the enforcer uses. */
+export interface Netlink {
+  commit(ops: Op[]): Promise<CommitResult>;
+  listTable(family: Family, name: string): Promise<TableState | null>;
+  ctList(): Promise<CtTuple[]>;
+  ctDelete(tuples: CtTuple[]): Promise<number>;
+}
+
+/** Everything the enforcer needs of the config. */
+export type KernelOptions = LayoutOptions & CompileOptions;
+
+/** Commits workspaces' policies to the daemon's table, one transaction per change. */
+export class KernelEnforcer implements Enforcer {
+  private readonly applied = new Map<string, CompiledWorkspace>();
+  private tail: Promise<unknown> = Promise.resolve();
+  private started = false;
+
+  constructor(
+    private readonly nl: Netlink,
+    private readonly o: KernelOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Replaces the table with the skeleton and `registry`'s workspaces, atomically. */
+  async start(registry: ReadonlyMap<string, Workspace>): Promise<void> {
+    await this.exclusive(async () => {
+      const existing = await this.nl.listTable(FAMILY, this.o.table);
+      const ops: Op[] = existing
+        ? [{ op: 'delete', kind: 'table', family: FAMILY, name: this.o.table }]
+        : [];
+      const owners: (string | null)[] = ops.map(() => null);
+      for (const op of skeleton(this.o)) (ops.push(op), owners.push(null));
+
+      const compiled = [...registry.values()].map((ws) => compileWorkspace(ws, registry, this.o));
+      for (const c of compiled) {
+        for (const op of diffWorkspace(this.o.table, null, c)) (ops.push(op), owners.push(c.id));
+      }
+      await this.commit(ops, owners);
+      this.applied.clear();
+      for (const c of compiled) this.applied.set(c.id, c);
+      this.started = true;
+    });
+  }
+
+  /** See Enforcer.apply. */
+  async apply(changes: WorkspaceChange[], registry: ReadonlyMap<string, Workspace>) {
+    await this.exclusive(async () => {
+      const started = process.hrtime.bigint();
+      const ops: Op[] = [];
+      const owners: (string | null)[] = [];
+      const next = new Map<string, CompiledWorkspace | null>();
+
+      for (const { prev, next: ws } of changes) {
+        const id = (ws ?? prev)!.id;
+        const compiled = ws ? compileWorkspace(ws, registry, this.o) : null;
+        for (const op of diffWorkspace(this.o.table, this.applied.get(id) ?? null, compiled)) {
+          ops.push(op);
+          owners.push(id);
+        }
+        next.set(id, compiled);
+      }
+      if (ops.length > 0) await this.commit(ops, owners);
+
+      for (const [id, c] of next) {
+        if (c) this.applied.set(id, c);
+        else this.applied.delete(id);
+      }
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      this.log.info({ workspaces: [...next.keys()], ops: ops.length, ms }, 'policy applied');
+      await this.endDisallowed(changes, registry);
+    });
+  }
+
+  /** See Enforcer.healthy. */
+  async healthy(): Promise<boolean> {
+    // TODO(#7): compare the kernel's table with the desired state, not only the start.
+    return this.started;
+  }
+
+  private async commit(ops: Op[], owners: (string | null)[]): Promise<void> {
+    const result = await this.nl.commit(ops);
+    if (result.ok) return;
+    const op = ops[result.index];
+    throw new KernelError(
+      op ? describeOp(op) : `operation ${result.index}`,
+      owners[result.index] ?? null,
+      result.errno,
+      result.message,
+      hintFor(result.errno, this.o.table),
+    );
+  }
+
+  /** Ends open connections of the changed workspaces that their policies no longer allow. */
+  private async endDisallowed(changes: WorkspaceChange[], registry: ReadonlyMap<string, Workspace>) {
+    const net = this.o.workspaceNet;
+    const first = toRange(net.net)![0];
+    const ctx = {
+      workspaceNet: [first, first + 2 ** (32 - net.len) - 1] as [number, number],
+      runtimeApiPort: this.o.runtimeApiPort,
+      registry,
+    };
+    try {
+      const tuples = await this.nl.ctList();
+      const doomed = tuples.filter((t) =>
+        changes.some(({ prev, next }) => {
+          if (prev && (t.src === prev.ip || t.dst === prev.ip) && (!next || next.ip !== prev.ip)) {
+            return true;
+          }
+          return next !== null && next.interface !== null && !stillAllowed(next, t, ctx);
+        }),
+      );
+      if (doomed.length === 0) return;
+      const ended = await this.nl.ctDelete(doomed);
+      this.log.info({ ended }, 'connections ended');
+    } catch (err) {
+      this.log.error({ err }, 'ending disallowed connections failed');
+    }
+  }
+
+  /** Runs `fn` after every earlier kernel operation, so transactions never interleave. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Which open connections a policy still allows. The kernel accepts established
+ * connections early (the forward chain's first rule), so a policy that tightens must also
+ * end the connections it no longer allows; this decides which, the same way the
+ * workspace's chains decide for a new connection.
+ */
+import type { CtTuple } from '../nft/types';
+import type { Workspace } from '../model/types';
+import { toRange } from '../compile/ranges';
+import { resolveLinks } from '../model/links';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../compile/expr';
+
+/** The host facts the decision needs. */
+export interface ConnectionContext {
+  workspaceNet: [number, number];
+  runtimeApiPort: number;
+  registry: ReadonlyMap<string, Workspace>;
+}
+
+/** True when `ws`'s current policy would admit `t` (its original direction) as new. */
+export function stillAllowed(ws: Workspace, t: CtTuple, c: ConnectionContext): boolean {
+  if (t.src === ws.ip) return outboundAllowed(ws, t, c);
+  if (t.dst === ws.ip) return inboundAllowed(ws, t, c);
+  return true;
+}
+
+function outboundAllowed(ws: Workspace, t: CtTuple, c: ConnectionContext): boolean {
+  const p = ws.network;
+  const portful = t.proto === IPPROTO_TCP || t.proto === IPPROTO_UDP;
+  if (t.dst === ws.gateway) return p.allow_internet && portful && t.dport === 53;
+  if (within(t.dst, c.workspaceNet)) return true;
+  if (!p.allow_internet) return false;
+
+  if (p.egress.length > 0) {
+    const ranges = p.egress.map(toRange).filter((r): r is [number, number] => r !== null);
+    if (!ranges.some((r) => within(t.dst, r))) return false;
+  }
+  if (p.egress_ports.length > 0) return portful && p.egress_ports.includes(t.dport);
+  return true;
+}
+
+function inboundAllowed(ws: Workspace, t: CtTuple, c: ConnectionContext): boolean {
+  const p = ws.network;
+  const portful = t.proto === IPPROTO_TCP || t.proto === IPPROTO_UDP;
+  const linked = resolveLinks(ws, c.registry).some((l) => l.ip === t.src);
+  if (linked) {
+    if (t.proto === IPPROTO_TCP && t.dport === c.runtimeApiPort) return true;
+    return portful && p.ingress_ports.includes(t.dport);
+  }
+  // Anything else that reached the workspace came from the host.
+  return p.public_access && portful && p.ingress_ports.includes(t.dport);
+}
+
+function within(addr: string, [first, last]: [number, number]): boolean {
+  const r = toRange(addr);
+  return r !== null && r[0] >= first && r[0] <= last;
+}
