@@ -1,0 +1,117 @@
+/**
+ * The lab checks itself, without the daemon: its links and routes carry traffic, its
+ * servers answer, the internet cannot route to workspaces, the probes tell a reset from an
+ * ICMP error from silence, and destroy() leaves nothing behind. Needs root.
+ */
+import t from 'tap';
+import { createLab, type Lab } from './lab';
+import { listNetns, nsExec } from './netns';
+import { dns, holdTcp, tcp, udp } from './probe';
+
+/** A table of the lab's own, standing in for rules the daemon would make. */
+async function loadRules(lab: Lab, rules: string): Promise<void> {
+  await nsExec(lab.host, ['nft', '-f', '-'], { input: rules });
+}
+
+t.test('lab without the daemon', async (t) => {
+  const lab = await createLab({ workspaces: ['ws_a', 'ws_b'] });
+  t.teardown(() => lab.destroy());
+  const a = lab.ws('ws_a');
+  const b = lab.ws('ws_b');
+  const [server1, server2, server3] = lab.serverAddrs;
+
+  t.match(lab.prefix, /^wn[0-9a-f]{6}$/);
+  t.not(a.tap, b.tap, 'each workspace has its own tap');
+
+  t.test('a workspace reaches its gateway', async (t) => {
+    const res = await tcp(a.ns, a.gateway, 22);
+    t.equal(res.result, 'connected');
+    t.equal(res.peerSaw, a.ip, 'the host sees the workspace address');
+    t.equal((await tcp(a.ns, a.gateway, 23)).result, 'reset', 'a closed port resets');
+  });
+
+  t.test('the internet servers answer the host', async (t) => {
+    for (const addr of lab.serverAddrs) {
+      const res = await tcp(lab.host, addr, 80);
+      t.same([res.result, res.peerSaw], ['connected', lab.uplinkIp], `tcp ${addr}`);
+      const dgram = await udp(lab.host, addr, 7);
+      t.same([dgram.result, dgram.peerSaw], ['answered', lab.uplinkIp], `udp ${addr}`);
+    }
+  });
+
+  t.test('the host reaches a workspace server', async (t) => {
+    const res = await tcp(lab.host, a.ip, 3000);
+    t.same([res.result, res.peerSaw], ['connected', a.gateway]);
+  });
+
+  t.test('the gateway answers DNS for the lab zone', async (t) => {
+    t.same(await dns(a.ns, a.gateway, `server2.${lab.zone}`), { ok: true, addresses: [server2] });
+    t.same(await dns(b.ns, b.gateway, `anything.${lab.zone}`), { ok: true, addresses: [server1] });
+  });
+
+  t.test('the internet has no route to the workspace network', async (t) => {
+    t.equal((await tcp(lab.internet, a.ip, 3000)).result, 'unreachable');
+    const res = await tcp(a.ns, server1, 80, { timeoutMs: 1000 });
+    t.equal(res.result, 'timeout', 'without masquerade no reply comes back');
+  });
+
+  t.test('masquerade on the uplink brings replies home', async (t) => {
+    await loadRules(lab, `table ip lab_selftest_nat {
+      chain post { type nat hook postrouting priority srcnat; oifname "${lab.uplink}" masquerade; }
+    }`);
+    const res = await tcp(a.ns, server1, 80);
+    t.same([res.result, res.peerSaw], ['connected', lab.uplinkIp]);
+    const dgram = await udp(b.ns, server3, 5000);
+    t.same([dgram.result, dgram.peerSaw], ['answered', lab.uplinkIp]);
+  });
+
+  t.test('probes tell a reset, an ICMP error and silence apart', async (t) => {
+    await loadRules(lab, `table ip lab_selftest_filter {
+      chain lab_fwd {
+        type filter hook forward priority filter;
+        ip daddr ${server2} tcp dport 80 reject with tcp reset
+        ip daddr ${server2} tcp dport 443 reject with icmp type admin-prohibited
+        ip daddr ${server2} tcp dport 8080 drop
+        ip daddr ${server2} udp dport 7 reject with icmp type admin-prohibited
+        ip daddr ${server2} udp dport 5000 drop
+      }
+    }`);
+    t.equal((await tcp(a.ns, server2, 80)).result, 'reset');
+    t.equal((await tcp(a.ns, server2, 443)).result, 'unreachable');
+    t.equal((await tcp(a.ns, server2, 8080, { timeoutMs: 800 })).result, 'timeout');
+    t.equal((await udp(a.ns, server2, 7)).result, 'unreachable');
+    t.equal((await udp(a.ns, server2, 5000, { timeoutMs: 800 })).result, 'timeout');
+  });
+
+  t.test('a forged source leaves the workspace', async (t) => {
+    const res = await tcp(a.ns, b.ip, 80, { source: a.spoofIp });
+    t.same([res.result, res.peerSaw], ['connected', a.spoofIp]);
+  });
+
+  t.test('a held connection reports a later reset', async (t) => {
+    const held = await holdTcp(lab.run, a.ns, server3, 443);
+    t.teardown(() => held.close());
+    t.equal(held.peerSaw, lab.uplinkIp);
+    t.equal(await held.check(), 'alive');
+    t.equal(await held.check(), 'alive', 'twice');
+
+    await loadRules(lab, `table ip lab_selftest_cut {
+      chain lab_fwd {
+        type filter hook forward priority filter - 1;
+        ip daddr ${server3} tcp dport 443 reject with tcp reset
+      }
+    }`);
+    t.equal(await held.check(), 'reset');
+  });
+});
+
+t.test('destroy removes every namespace of the run', async (t) => {
+  const lab = await createLab({ workspaces: ['ws_gone'], servers: false });
+  const mine = () => listNetns().then((all) => all.filter((n) => n.startsWith(lab.prefix)));
+  t.equal((await mine()).length, 3, 'host, internet and one workspace');
+
+  await lab.destroy();
+  t.same(await mine(), []);
+  await lab.destroy();
+  t.pass('a second destroy is harmless');
+});
