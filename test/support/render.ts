@@ -51,9 +51,8 @@ export function applyOps(ops: Op[]): TableState {
 
   for (const op of ops) {
     if (op.kind === 'table') {
-      table = op.op === 'add'
-        ? table ?? { family: op.family, name: op.name, flags: op.flags ?? {}, chains: [], sets: [] }
-        : undefined;
+      const empty = { family: op.family, name: op.name, chains: [], sets: [] };
+      table = op.op === 'add' ? table ?? { ...empty, flags: op.flags ?? {} } : undefined;
     } else if (op.kind === 'chain') {
       const t = need();
       if (op.op === 'add' && !t.chains.some((c) => c.name === op.name)) {

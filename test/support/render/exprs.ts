@@ -44,6 +44,11 @@ const CT: Record<string, [string, number, number]> = {
   status: ['ct status', TYPE.integer, 4], mark: ['ct mark', TYPE.mark, 4],
 };
 
+/** Matches that nft treats as a protocol dependency of a later header field. */
+const DEPS: Record<string, Stmt['dep']> = {
+  'meta nfproto': 'nfproto', 'meta l4proto': 'l4proto',
+};
+
 /** A register's index in 4-byte units: NFT_REG_1..4 alias NFT_REG32_00, 04, 08, 12. */
 export function slot(reg: number): number {
   return reg >= 1 && reg <= 4 ? 8 + (reg - 1) * 4 : reg;
@@ -130,12 +135,16 @@ class RuleState {
       if ((offset === 12 || offset === 16) && len <= 4) {
         return { name: `ip ${offset === 12 ? 'saddr' : 'daddr'}`, type: TYPE.ipv4, len, hides };
       }
-      if (offset === 9 && len === 1) return { name: 'ip protocol', type: TYPE.inetProto, len, hides };
+      if (offset === 9 && len === 1) {
+        return { name: 'ip protocol', type: TYPE.inetProto, len, hides };
+      }
     }
     if (base === 'transport' && (offset === 0 || offset === 2) && len === 2) {
       const field = offset === 0 ? 'sport' : 'dport';
       const proto = this.l4proto === 6 || this.l4proto === 17 ? protoName(this.l4proto) : '';
-      if (proto) return { name: `${proto} ${field}`, type: TYPE.inetService, len, hides: 'l4proto' };
+      if (proto) {
+        return { name: `${proto} ${field}`, type: TYPE.inetService, len, hides: 'l4proto' };
+      }
       return { name: `th ${field}`, type: TYPE.inetService, len };
     }
     return raw;
@@ -158,8 +167,7 @@ class RuleState {
       return this.emit(`${name} ${ctStateNames(leNumber(load.mask))}`);
     }
     const value = this.value(load, data);
-    const dep = op !== 'eq' ? undefined
-      : load.key === 'meta nfproto' ? 'nfproto' : load.key === 'meta l4proto' ? 'l4proto' : undefined;
+    const dep = op === 'eq' ? DEPS[load.key ?? ''] : undefined;
     if (dep === 'nfproto') this.nfproto = data[0];
     if (dep === 'l4proto') this.l4proto = data[0];
     this.emit(`${name} ${OPS[op]}${value}`, dep);
@@ -174,7 +182,8 @@ class RuleState {
     }
     const addr = new Uint8Array(4);
     addr.set(data.subarray(0, 4));
-    const maskBits = load.mask ? [...load.mask].reduce((n, b) => n + popcount(b), 0) : 8 * load.len;
+    const maskBits = load.mask
+      ? [...load.mask].reduce((n, b) => n + popcount(b), 0) : 8 * load.len;
     return maskBits < 32 ? `${formatValue(TYPE.ipv4, addr)}/${maskBits}`
       : formatValue(TYPE.ipv4, addr);
   }
