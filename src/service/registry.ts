@@ -1,0 +1,212 @@
+/**
+ * The desired state of this host: every known workspace and its network policy, and the
+ * operations the API performs on it.
+ *
+ * Every change follows one path: check it against the current state, compute the next
+ * workspace, have the enforcer make the kernel match, and only then store it. When the
+ * enforcer throws, nothing is stored and the error goes back to the caller.
+ *
+ * Requests for one workspace run in arrival order. PATCHes of different workspaces run
+ * concurrently; a PUT or DELETE runs alone, because it can change what other workspaces'
+ * private links resolve to, and every change in flight must see the same addresses.
+ */
+import type { Logger } from 'pino';
+import { ApiError } from '../api/errors';
+import type { Enforcer, WorkspaceChange } from '../enforce/types';
+import { type Cidr, cidrContains, parseCidr, parseIpv4 } from '../net/ipv4';
+import { applyPatch } from '../model/patch';
+import type { NetworkPatch, WorkspaceInput } from '../model/schema';
+import { defaultPolicy, type Plan, type Workspace } from '../model/types';
+import { type NetworkView, type PatchView, networkView, patchView } from '../model/view';
+import { Gate, KeyedQueue } from './queue';
+
+/** What the registry needs from the daemon. */
+export interface RegistryOptions {
+  enforcer: Enforcer;
+  /** plans allowed to use a custom proxy (config custom_proxy_plans) */
+  customProxyPlans: readonly Plan[];
+  /** the workspace network (config workspace_network); a workspace ip must be inside it */
+  workspaceNetwork?: string;
+  logger?: Logger;
+}
+
+/** A row of GET /workspaces. */
+export interface WorkspaceSummary {
+  id: string;
+  ip: string;
+  interface: string | null;
+}
+
+/** What PUT did: the stored workspace, and whether it was new. */
+export interface PutResult {
+  created: boolean;
+  workspace: Workspace;
+}
+
+/** The in-memory desired state and the operations on it. */
+export class WorkspaceRegistry {
+  private readonly workspaces = new Map<string, Workspace>();
+  private readonly queue = new KeyedQueue();
+  private readonly gate = new Gate();
+  private readonly network: Cidr | null;
+
+  /** @param options the enforcer, the plans that may use a custom proxy, the network */
+  constructor(private readonly options: RegistryOptions) {
+    this.network = options.workspaceNetwork ? mustParseCidr(options.workspaceNetwork) : null;
+  }
+
+  /** Registers a workspace, or updates one and keeps its network policy. */
+  put(id: string, input: WorkspaceInput): Promise<PutResult> {
+    return this.queue.run(id, () => this.gate.withExclusive(() => this.putNow(id, input)));
+  }
+
+  /** Removes a workspace and its address from every other workspace's ingress. */
+  delete(id: string): Promise<void> {
+    return this.queue.run(id, () => this.gate.withExclusive(() => this.deleteNow(id)));
+  }
+
+  /** Applies a validated partial update and returns the PATCH response. */
+  patchNetwork(id: string, patch: NetworkPatch): Promise<PatchView> {
+    return this.queue.run(id, () => this.gate.withShared(() => this.patchNow(id, patch)));
+  }
+
+  /** Every known workspace, by id. */
+  list(): WorkspaceSummary[] {
+    return [...this.workspaces.values()]
+      .map((w) => ({ id: w.id, ip: w.ip, interface: w.interface }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The stored workspace, or workspace_not_found. */
+  get(id: string): Workspace {
+    const workspace = this.workspaces.get(id);
+    if (!workspace) {
+      throw new ApiError('workspace_not_found', `no workspace ${id} on this host; PUT it first`);
+    }
+    return workspace;
+  }
+
+  /** The GET /workspace/:id/network response. */
+  getNetwork(id: string): NetworkView {
+    return networkView(this.get(id), this.workspaces);
+  }
+
+  /** A copy of the whole desired state. */
+  snapshot(): ReadonlyMap<string, Workspace> {
+    return new Map(this.workspaces);
+  }
+
+  private async putNow(id: string, input: WorkspaceInput): Promise<PutResult> {
+    const prev = this.workspaces.get(id) ?? null;
+    this.checkPlacement(id, input);
+
+    const next: Workspace = { id, ...input, network: prev?.network ?? defaultPolicy() };
+    const registry = this.with(id, next);
+    const linkers = prev?.ip === next.ip ? [] : this.linkersOf(id);
+
+    await this.commit([{ prev, next }, ...linkers], registry, id);
+    this.workspaces.set(id, next);
+    return { created: prev === null, workspace: next };
+  }
+
+  private async deleteNow(id: string): Promise<void> {
+    const prev = this.get(id);
+    const registry = this.with(id, null);
+
+    await this.commit([{ prev, next: null }, ...this.linkersOf(id)], registry, id);
+    this.workspaces.delete(id);
+  }
+
+  private async patchNow(id: string, patch: NetworkPatch): Promise<PatchView> {
+    const prev = this.get(id);
+    if (patch.outbound_mode === 'custom') this.refuseCustomProxy(prev);
+
+    const next: Workspace = { ...prev, network: applyPatch(prev.network, patch) };
+    const registry = this.with(id, next);
+
+    await this.commit([{ prev, next }], registry, id);
+    this.workspaces.set(id, next);
+    return patchView(next, this.workspaces, patch.private_link_ids !== undefined);
+  }
+
+  /** Refuses what would clash with another workspace: its ip, its tap, its network. */
+  private checkPlacement(id: string, input: WorkspaceInput): void {
+    if (this.network && !cidrContains(this.network, parseIpv4(input.ip)!)) {
+      const network = this.options.workspaceNetwork;
+      const message = `ip ${input.ip} is outside the workspace network ${network}`;
+      throw new ApiError('invalid_ip', message, { field: 'ip' });
+    }
+
+    for (const other of this.workspaces.values()) {
+      if (other.id === id) continue;
+      if (other.ip === input.ip) {
+        throw new ApiError('ip_in_use', `ip ${input.ip} already belongs to ${other.id}`, {
+          field: 'ip',
+        });
+      }
+      if (input.interface !== null && other.interface === input.interface) {
+        const message = `interface ${input.interface} already belongs to ${other.id}`;
+        throw new ApiError('interface_in_use', message, { field: 'interface' });
+      }
+    }
+  }
+
+  /**
+   * The custom proxy's dataplane and live preflight are not built yet, so a valid request
+   * for one stops here, after the plan check, with nothing changed.
+   */
+  private refuseCustomProxy(workspace: Workspace): void {
+    const plans = this.options.customProxyPlans;
+    if (!plans.includes(workspace.plan)) {
+      const allowed = plans.length > 0 ? plans.join(' or ') : 'no plan on this host';
+      const message =
+        `a custom outbound proxy needs the ${allowed} plan; ${workspace.id} is on ` +
+        `${workspace.plan}. Upgrade in the billing dashboard`;
+      throw new ApiError('plan_required', message, { field: 'outbound_mode' });
+    }
+    throw new ApiError(
+      'not_implemented',
+      'custom outbound proxies (outbound_mode "custom") are not available on this host yet; ' +
+        'nothing was changed',
+      { field: 'outbound_mode' },
+    );
+  }
+
+  /**
+   * Local workspaces whose private links name `id`. Their kernel ingress follows the
+   * address `id` resolves to, so they are recompiled in the same transaction (prev and
+   * next are the same: only the registry they resolve against changed).
+   */
+  private linkersOf(id: string): WorkspaceChange[] {
+    return [...this.workspaces.values()]
+      .filter((w) => w.id !== id && w.interface !== null)
+      .filter((w) => w.network.private_link_ids.includes(id))
+      .map((w) => ({ prev: w, next: w }));
+  }
+
+  /** The registry as it will be once `id` is `workspace` (or gone, for null). */
+  private with(id: string, workspace: Workspace | null): Map<string, Workspace> {
+    const registry = new Map(this.workspaces);
+    if (workspace) registry.set(id, workspace);
+    else registry.delete(id);
+    return registry;
+  }
+
+  private async commit(
+    changes: WorkspaceChange[],
+    registry: ReadonlyMap<string, Workspace>,
+    id: string,
+  ): Promise<void> {
+    const started = performance.now();
+    await this.options.enforcer.apply(changes, registry);
+
+    const ms = Math.round(performance.now() - started);
+    this.options.logger?.info({ workspace: id, changes: changes.length, ms }, 'policy applied');
+  }
+}
+
+function mustParseCidr(text: string): Cidr {
+  const parsed = parseCidr(text);
+  if (!parsed.ok) throw new RangeError(`workspace network ${text} is not a CIDR`);
+  return parsed.cidr;
+}
