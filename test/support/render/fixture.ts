@@ -174,3 +174,108 @@ export function designOps(table = 'workspace_netd', skip: (chain: string, i: num
   }
   return ops;
 }
+
+/** The golden listing of designOps('T'): what `nft list table inet T` prints for it. */
+export const DESIGN_TEXT = `table inet T {
+	set ifaces {
+		type ifname
+		elements = { "tap1",
+			     "tap2" }
+	}
+
+	set src {
+		type ifname . ipv4_addr
+		elements = { "tap1" . 10.0.0.2,
+			     "tap2" . 10.0.0.3 }
+	}
+
+	map out {
+		type ifname : verdict
+		elements = { "tap1" : jump ws_a_out }
+	}
+
+	map in {
+		type ifname : verdict
+		elements = { "tap1" : jump ws_a_in }
+	}
+
+	set egress_net {
+		type ifname . ipv4_addr
+		flags interval
+		elements = { "tap1" . 1.1.1.0/24,
+			     "tap1" . 8.8.8.8,
+			     "tap1" . 9.9.9.1-9.9.9.5 }
+	}
+
+	set egress_port {
+		type ifname . inet_proto . inet_service
+		elements = { "tap1" . tcp . 443,
+			     "tap1" . udp . 53 }
+	}
+
+	set in_port {
+		type ifname . inet_proto . inet_service
+		elements = { "tap1" . tcp . 22 }
+	}
+
+	set link_src {
+		type ifname . ipv4_addr
+		elements = { "tap1" . 10.0.0.3 }
+	}
+
+	set host_svc {
+		type ifname . ipv4_addr . inet_proto . inet_service
+		elements = { "tap1" . 10.0.0.1 . udp . 53,
+			     "tap1" . 10.0.0.1 . tcp . 53 }
+	}
+
+	chain guard {
+		type filter hook prerouting priority raw; policy accept;
+		iifname @ifaces meta nfproto != ipv4 drop
+		iifname @ifaces iifname . ip saddr != @src drop
+	}
+
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct state established,related accept
+		iifname vmap @out
+		oifname vmap @in
+	}
+
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname @ifaces ct state established,related accept
+		iifname . ip daddr . meta l4proto . th dport @host_svc accept
+		iifname @ifaces drop
+	}
+
+	chain output {
+		type filter hook output priority filter; policy accept;
+		ct state established,related accept
+		oifname vmap @in
+	}
+
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "up0" ip saddr 10.0.0.0/8 ip daddr != 10.0.0.0/8 masquerade
+	}
+
+	chain ws_a_out {
+		ip daddr 10.0.0.0/8 return
+		iifname . ip daddr != @egress_net goto refuse
+		iifname . meta l4proto . th dport != @egress_port goto refuse
+		counter packets 0 bytes 0 accept
+	}
+
+	chain ws_a_in {
+		iifname "" oifname . meta l4proto . th dport @in_port accept
+		oifname . ip saddr @link_src tcp dport 8080 accept
+		drop
+	}
+
+	chain refuse {
+		meta l4proto tcp reject with tcp reset
+		reject with icmpx admin-prohibited
+	}
+}
+`;
