@@ -2,7 +2,7 @@
  * The daemon's table: its shared sets and maps, its base chains and their fixed rules.
  * Everything per workspace hangs off these as elements and as two chains (see README).
  */
-import type { Family, Op, SetSpec } from '../nft/types';
+import type { Expr, Family, Op, SetSpec } from '../nft/types';
 import {
   accept, ctEstablished, drop, goTo, inCidr, ipDaddr, ipSaddr, isIpv4, lookup, match, meta,
   thDport, vmap, IPPROTO_TCP, NFPROTO_IPV4, Loader,
@@ -113,7 +113,7 @@ export function skeleton(o: LayoutOptions): Op[] {
   return ops;
 }
 
-function fixedRules(o: LayoutOptions) {
+function fixedRules(o: LayoutOptions): Record<string, Expr[][]> {
   const tap = meta('iifname');
   const fromTap = lookup([tap], SETS.ifaces);
   const { net, len } = o.workspaceNet;
@@ -144,12 +144,12 @@ function fixedRules(o: LayoutOptions) {
       ...isIpv4(),
       ...inCidr(ipSaddr, net, len),
       ...inCidr(ipDaddr, net, len, true),
-      { type: 'masq' as const },
+      { type: 'masq' },
     ]],
     // A refused connection fails at once and visibly: a reset for TCP, ICMP for the rest.
     [CHAINS.refuse]: [
-      [...match(meta('l4proto'), 'eq', u8(IPPROTO_TCP)), { type: 'reject' as const, kind: 'tcp-reset' as const }],
-      [{ type: 'reject' as const, kind: 'icmpx' as const, code: 'admin-prohibited' as const }],
+      [...match(meta('l4proto'), 'eq', u8(IPPROTO_TCP)), { type: 'reject', kind: 'tcp-reset' }],
+      [{ type: 'reject', kind: 'icmpx', code: 'admin-prohibited' }],
     ],
   };
 }

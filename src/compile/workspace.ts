@@ -53,7 +53,9 @@ export function compileWorkspace(
     for (const port of p.egress_ports) {
       add(SETS.egressPort, ...PROTOS.map((pr) => ({ key: concat(tap, u8(pr), be16(port)) })));
     }
-    for (const pr of PROTOS) add(SETS.hostSvc, { key: concat(tap, ipv4(ws.gateway), u8(pr), be16(53)) });
+    for (const pr of PROTOS) {
+      add(SETS.hostSvc, { key: concat(tap, ipv4(ws.gateway), u8(pr), be16(53)) });
+    }
   }
   for (const port of p.ingress_ports) {
     add(SETS.inPort, ...PROTOS.map((pr) => ({ key: concat(tap, u8(pr), be16(port)) })));
@@ -76,7 +78,8 @@ function outRules(ws: Workspace, o: CompileOptions): Expr[][] {
 
   // Names on the egress list open nothing here; DNS-aware egress adds their addresses.
   if (p.egress.length > 0) {
-    rules.push([...lookup(KEYS.ifaceDst, SETS.egressNet, true), goTo(CHAINS.refuse)]);
+    const toEgress = lookup(KEYS.ifaceDst, SETS.egressNet, true);
+    rules.push([...isIpv4(), ...toEgress, goTo(CHAINS.refuse)]);
   }
   if (p.egress_ports.length > 0) {
     rules.push([...lookup(KEYS.egressPort, SETS.egressPort, true), goTo(CHAINS.refuse)]);

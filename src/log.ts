@@ -1,0 +1,28 @@
+/**
+ * The daemon's logger: pino JSON lines on stdout for journald. Secrets never reach a line:
+ * every field that can carry a proxy password or an authorization header is redacted.
+ */
+import pino, { Logger } from 'pino';
+
+/** Paths pino censors wherever they appear in a logged object. */
+export const REDACT = [
+  'password',
+  '*.password',
+  '*.*.password',
+  'custom_proxy.password',
+  '*.custom_proxy.password',
+  'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
+  'body',
+  '*.body',
+];
+
+/** Creates the daemon's root logger. */
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino({
+    level,
+    base: { service: 'workspace-netd' },
+    redact: { paths: REDACT, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
