@@ -27,6 +27,8 @@ export interface DaemonOptions {
   /** keys merged over the lab's config (socket, state_dir, table, uplink) */
   config?: Record<string, unknown>;
   readyTimeoutMs?: number;
+  /** the script node runs, default dist/src/main.js of this repository */
+  entry?: string;
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -74,6 +76,7 @@ export class Daemon {
       ...opts.config,
     };
     writeFileSync(this.configPath, JSON.stringify(this.config, null, 2) + '\n');
+    lab.atDestroy(() => rmSync(this.dir, { recursive: true, force: true }));
   }
 
   /** True while the daemon process runs. */
@@ -86,7 +89,8 @@ export class Daemon {
     if (this.running) throw new Error('daemon already running');
     rmSync(this.socketPath, { force: true });
 
-    const entry = join(repoRoot(), 'dist/src/main.js');
+    const entry = this.opts.entry ?? join(repoRoot(), 'dist/src/main.js');
+    if (!existsSync(entry)) throw new Error(`${entry} does not exist: build the daemon first`);
     const child = this.lab.spawn(this.opts.ns, [process.execPath, entry, '--config',
       this.configPath]);
     this.child = child;

@@ -97,10 +97,18 @@ export class Lab {
   }
 
   /** Starts the daemon in the host namespace with the lab's uplink and `config` merged in. */
-  async startDaemon(config: Record<string, unknown> = {}): Promise<Daemon> {
+  async startDaemon(
+    config: Record<string, unknown> = {},
+    opts: { entry?: string } = {},
+  ): Promise<Daemon> {
     if (this.daemon?.running) throw new Error('the lab daemon is already running');
     this.daemon?.cleanup();
-    this.daemon = await startDaemon(this.run, { ns: this.host, uplink: this.uplink, config });
+    this.daemon = await startDaemon(this.run, {
+      ns: this.host,
+      uplink: this.uplink,
+      config,
+      entry: opts.entry,
+    });
     return this.daemon;
   }
 

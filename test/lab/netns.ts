@@ -135,6 +135,7 @@ export class NetnsRun {
   private readonly namespaces: string[] = [];
   private readonly children = new Set<ChildProcess>();
   private readonly etcDirs: string[] = [];
+  private readonly hooks: (() => void)[] = [];
   private destroyed = false;
 
   /** Creates namespace `<prefix>-<role>` with its loopback up; returns its name. */
@@ -175,6 +176,11 @@ export class NetnsRun {
     writeFileSync(`${dir}/resolv.conf`, text);
   }
 
+  /** Registers a synchronous clean-up step that runs when this run is destroyed. */
+  atDestroy(hook: () => void): void {
+    this.hooks.push(hook);
+  }
+
   /** Kills this run's processes and deletes its namespaces. */
   async destroy(): Promise<void> {
     this.destroySync();
@@ -196,6 +202,13 @@ export class NetnsRun {
       }
     }
     for (const dir of this.etcDirs) rmSync(dir, { recursive: true, force: true });
+    for (const hook of this.hooks) {
+      try {
+        hook();
+      } catch {
+        // A clean-up step that fails must not keep the others from running.
+      }
+    }
   }
 }
 
