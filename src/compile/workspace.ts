@@ -5,7 +5,8 @@
 import type { Element, Expr } from '../nft/types';
 import type { Workspace } from '../model/types';
 import { concat, ifname, ipv4, be16, u8 } from '../nft/bytes';
-import { mergeRanges } from './ranges';
+import { egressRanges } from '../model/egress';
+import { formatIpv4 } from '../net/ipv4';
 import {
   accept, drop, goTo, inCidr, ipDaddr, isIpv4, lookup, match, meta, ret, thDport,
   IPPROTO_TCP, IPPROTO_UDP,
@@ -47,8 +48,9 @@ export function compileWorkspace(
   add(SETS.in, { key: tap, verdict: { kind: 'jump', chain: inChain(ws.id) } });
 
   if (p.allow_internet) {
-    for (const [start, end] of mergeRanges(p.egress)) {
-      add(SETS.egressNet, { key: concat(tap, ipv4(start)), keyEnd: concat(tap, ipv4(end)) });
+    for (const [first, last] of egressRanges(p.egress)) {
+      const [start, end] = [first, last].map((n) => ipv4(formatIpv4(n)));
+      add(SETS.egressNet, { key: concat(tap, start), keyEnd: concat(tap, end) });
     }
     for (const port of p.egress_ports) {
       add(SETS.egressPort, ...PROTOS.map((pr) => ({ key: concat(tap, u8(pr), be16(port)) })));

@@ -11,7 +11,7 @@ import { diffWorkspace } from '../compile/diff';
 import { FAMILY, skeleton, LayoutOptions } from '../compile/layout';
 import { describeOp, hintFor } from './describe';
 import { stillAllowed } from '../policy/connections';
-import { toRange } from '../compile/ranges';
+import { cidrRange, parseIpv4 } from '../net/ipv4';
 
 /** The part of the netlink addon the enforcer uses. */
 export interface Netlink {
@@ -107,10 +107,9 @@ export class KernelEnforcer implements Enforcer {
 
   /** Ends open connections of the changed workspaces that their policies no longer allow. */
   private async endDisallowed(changes: WorkspaceChange[], registry: ReadonlyMap<string, Workspace>) {
-    const net = this.o.workspaceNet;
-    const first = toRange(net.net)![0];
+    const { net, len } = this.o.workspaceNet;
     const ctx = {
-      workspaceNet: [first, first + 2 ** (32 - net.len) - 1] as [number, number],
+      workspaceNet: cidrRange({ base: parseIpv4(net)!, prefix: len }),
       runtimeApiPort: this.o.runtimeApiPort,
       registry,
     };

@@ -6,13 +6,14 @@
  */
 import type { CtTuple } from '../nft/types';
 import type { Workspace } from '../model/types';
-import { toRange } from '../compile/ranges';
+import { egressRanges } from '../model/egress';
+import { parseIpv4, type Ipv4Range } from '../net/ipv4';
 import { resolveLinks } from '../model/links';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../compile/expr';
 
 /** The host facts the decision needs. */
 export interface ConnectionContext {
-  workspaceNet: [number, number];
+  workspaceNet: Ipv4Range;
   runtimeApiPort: number;
   registry: ReadonlyMap<string, Workspace>;
 }
@@ -32,8 +33,7 @@ function outboundAllowed(ws: Workspace, t: CtTuple, c: ConnectionContext): boole
   if (!p.allow_internet) return false;
 
   if (p.egress.length > 0) {
-    const ranges = p.egress.map(toRange).filter((r): r is [number, number] => r !== null);
-    if (!ranges.some((r) => within(t.dst, r))) return false;
+    if (!egressRanges(p.egress).some((r) => within(t.dst, r))) return false;
   }
   if (p.egress_ports.length > 0) return portful && p.egress_ports.includes(t.dport);
   return true;
@@ -51,7 +51,7 @@ function inboundAllowed(ws: Workspace, t: CtTuple, c: ConnectionContext): boolea
   return p.public_access && portful && p.ingress_ports.includes(t.dport);
 }
 
-function within(addr: string, [first, last]: [number, number]): boolean {
-  const r = toRange(addr);
-  return r !== null && r[0] >= first && r[0] <= last;
+function within(addr: string, [first, last]: Ipv4Range): boolean {
+  const n = parseIpv4(addr);
+  return n !== null && n >= first && n <= last;
 }

@@ -1,0 +1,68 @@
+/**
+ * workspace-netd: loads the config, takes over the daemon's nftables table, and serves the
+ * control plane's API on a Unix socket. SIGTERM stops the API and leaves every rule in the
+ * kernel: stopping the daemon never opens a workspace.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, Config } from './config';
+import { createLogger } from './log';
+import { NftSocket } from './nft/addon';
+import { KernelEnforcer } from './enforce/kernel';
+import { WorkspaceRegistry } from './service/registry';
+import { buildServer, listenOnSocket } from './api/server';
+import { formatIpv4, parseCidr } from './net/ipv4';
+
+function readConfig(): Config {
+  const { values } = parseArgs({ options: { config: { type: 'string' } }, strict: true });
+  return loadConfig(values.config);
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = readConfig();
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.log_level);
+  const net = parseCidr(config.workspace_network);
+  if (!net.ok) throw new Error('config: workspace_network must be an IPv4 CIDR');
+
+  const nl = NftSocket.open();
+  const enforcer = new KernelEnforcer(nl, {
+    table: config.table,
+    uplink: config.uplink,
+    workspaceNet: { net: formatIpv4(net.cidr.base), len: net.cidr.prefix },
+    runtimeApiPort: config.runtime_api_port,
+  }, log);
+  const registry = new WorkspaceRegistry({
+    enforcer,
+    customProxyPlans: config.custom_proxy_plans,
+    workspaceNetwork: config.workspace_network,
+    logger: log,
+  });
+
+  // TODO(#7): load the desired state from state_dir; until then a start begins empty.
+  await enforcer.start(new Map());
+  log.info({ table: config.table, uplink: config.uplink }, 'table in place');
+
+  const app = buildServer({ registry, enforcer, logger: log });
+  await listenOnSocket(app, config.socket);
+  log.info({ socket: config.socket }, 'api listening');
+
+  const stop = (signal: string) => {
+    log.info({ signal }, 'stopping; rules stay in the kernel');
+    app.close().finally(() => {
+      nl.close();
+      process.exit(0);
+    });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`workspace-netd: ${(err as Error).message}\n`);
+  process.exit(1);
+});
