@@ -5,7 +5,10 @@
  */
 import t from 'tap';
 import { createLab, type Lab } from './lab';
-import { listNetns, nsExec } from './netns';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { listNetns, nsExec, run, sweepStaleRuns } from './netns';
 import { dns, holdTcp, tcp, udp } from './probe';
 
 /** A table of the lab's own, standing in for rules the daemon would make. */
@@ -114,4 +117,17 @@ t.test('destroy removes every namespace of the run', async (t) => {
   t.same(await mine(), []);
   await lab.destroy();
   t.pass('a second destroy is harmless');
+});
+
+t.test('a run whose process died is swept by the next run', async (t) => {
+  const prefix = `wn${randomBytes(3).toString('hex')}`;
+  const deadPid = spawnSync('true').pid;
+  await run('ip', ['netns', 'add', `${prefix}-host`]);
+  t.teardown(() => run('ip', ['netns', 'del', `${prefix}-host`], { check: false }));
+  mkdirSync('/run/workspace-netd-lab', { recursive: true });
+  writeFileSync(`/run/workspace-netd-lab/${prefix}`, String(deadPid));
+
+  t.ok((await sweepStaleRuns()).includes(prefix));
+  t.notOk((await listNetns()).includes(`${prefix}-host`));
+  t.notOk(existsSync(`/run/workspace-netd-lab/${prefix}`));
 });

@@ -6,7 +6,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 /** What a finished command returned. */
 export interface ExecResult {
@@ -105,6 +105,46 @@ export async function listNetns(): Promise<string[]> {
     .filter((name): name is string => Boolean(name));
 }
 
+/** Where each run records the process that owns it, so a later run can tell it is stale. */
+const OWNERS_DIR = '/run/workspace-netd-lab';
+
+/**
+ * Deletes the namespaces of lab runs whose owning process is gone (killed before its own
+ * clean-up could run). Runs of live processes are left alone. Returns the prefixes swept.
+ */
+export async function sweepStaleRuns(): Promise<string[]> {
+  let owners: string[] = [];
+  try {
+    owners = readdirSync(OWNERS_DIR).filter((f) => /^wn[0-9a-f]{6}$/.test(f));
+  } catch {
+    return [];
+  }
+
+  const swept: string[] = [];
+  const all = await listNetns();
+  for (const prefix of owners) {
+    const pid = Number(readFileSync(`${OWNERS_DIR}/${prefix}`, 'utf8'));
+    if (pid > 0 && isAlive(pid)) continue;
+    for (const ns of all.filter((n) => n.startsWith(`${prefix}-`))) {
+      killNamespacePids(ns);
+      await run('ip', ['netns', 'del', ns], { check: false });
+      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+    }
+    rmSync(`${OWNERS_DIR}/${prefix}`, { force: true });
+    swept.push(prefix);
+  }
+  return swept;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 const liveRuns = new Set<NetnsRun>();
 let handlersInstalled = false;
 
@@ -137,18 +177,26 @@ export class NetnsRun {
   private readonly etcDirs: string[] = [];
   private readonly hooks: (() => void)[] = [];
   private destroyed = false;
+  private registered: Promise<void> | undefined;
 
   /** Creates namespace `<prefix>-<role>` with its loopback up; returns its name. */
   async addNetns(role: string): Promise<string> {
     if (this.destroyed) throw new Error(`lab ${this.prefix} is already destroyed`);
-    installHandlers();
-    liveRuns.add(this);
+    await (this.registered ??= this.register());
 
     const name = `${this.prefix}-${role}`;
     await run('ip', ['netns', 'add', name]);
     this.namespaces.push(name);
     await ip(name, ['link', 'set', 'lo', 'up']);
     return name;
+  }
+
+  private async register(): Promise<void> {
+    installHandlers();
+    liveRuns.add(this);
+    await sweepStaleRuns();
+    mkdirSync(OWNERS_DIR, { recursive: true });
+    writeFileSync(`${OWNERS_DIR}/${this.prefix}`, String(process.pid));
   }
 
   /** Starts a long-lived command inside a namespace; it is killed when the run ends. */
@@ -202,6 +250,7 @@ export class NetnsRun {
       }
     }
     for (const dir of this.etcDirs) rmSync(dir, { recursive: true, force: true });
+    rmSync(`${OWNERS_DIR}/${this.prefix}`, { force: true });
     for (const hook of this.hooks) {
       try {
         hook();
