@@ -53,7 +53,7 @@ function checkHost(value: unknown): Checked<string> {
   const address = typeof value === 'string' ? parseIpv4(value) : null;
   if (address === null) {
     const got = show(value);
-    return fail(`must be an IPv4 address like 198.51.100.7 (resolve names first), got ${got}`);
+    return fail(`must be an IPv4 address like 93.184.216.34 (resolve names first), got ${got}`);
   }
 
   const range = reservedRangeOf(address);

@@ -1,7 +1,9 @@
 /**
  * The network object the API returns (seed: Get network, Response), built from a stored
- * workspace and the registry that resolves its private links. Key order is the seed's.
+ * workspace and the registry that resolves its private links (model/links, the same
+ * resolution the kernel compiler uses). Key order is the seed's.
  */
+import { resolveLinks } from './links';
 import type { Workspace } from './types';
 
 /** A linked workspace as GET /network shows it (seed: Viewing linked workspaces). */
@@ -44,26 +46,12 @@ export type PatchView = NetworkView & { private_link_ids?: string[] };
 /** The keyword that stands for the host in `ingress` while public_access is true. */
 export const HOST_KEYWORD = 'host';
 
-/**
- * The workspaces that `ids` resolve to, in the order given. An id that names no known
- * workspace is skipped (seed: only workspaces that resolve to an IP are linked).
- */
-export function resolveLinks(
-  ids: readonly string[],
-  registry: ReadonlyMap<string, Workspace>,
-): Workspace[] {
-  return ids.flatMap((id) => {
-    const linked = registry.get(id);
-    return linked ? [linked] : [];
-  });
-}
-
 /** The derived ingress list: "host" first when public, then the linked workspaces' ips. */
 export function ingressOf(
   workspace: Workspace,
   registry: ReadonlyMap<string, Workspace>,
 ): string[] {
-  const linked = resolveLinks(workspace.network.private_link_ids, registry).map((w) => w.ip);
+  const linked = resolveLinks(workspace, registry).map((w) => w.ip);
   return workspace.network.public_access ? [HOST_KEYWORD, ...linked] : linked;
 }
 
@@ -93,7 +81,7 @@ export function networkView(
       protocol: proxy.protocol,
       has_credentials: proxy.username !== null && proxy.password !== null,
     },
-    private_links: resolveLinks(network.private_link_ids, registry).map(linkView),
+    private_links: resolveLinks(workspace, registry).map(linkView),
   };
 }
 
