@@ -1,0 +1,213 @@
+import t from 'tap';
+import { ApiError } from '../../src/api/errors';
+import type { WorkspaceInput } from '../../src/model/schema';
+import { WorkspaceRegistry } from '../../src/service/registry';
+import { RecordingEnforcer } from '../support/recording-enforcer';
+
+function input(ip: string, iface: string | null, extra: Partial<WorkspaceInput> = {}) {
+  return { ip, gateway: '10.0.0.1', interface: iface, name: null, image_logo: null,
+    image_color: null, plan: 'free' as const, ...extra };
+}
+
+function setup() {
+  const enforcer = new RecordingEnforcer();
+  const registry = new WorkspaceRegistry({
+    enforcer,
+    customProxyPlans: ['scale', 'enterprise'],
+    workspaceNetwork: '10.0.0.0/8',
+  });
+  return { enforcer, registry };
+}
+
+/** Lets every queued microtask and timer run. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+t.test('a new workspace starts with the default policy and is applied before stored', async (t) => {
+  const { enforcer, registry } = setup();
+  const result = await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+
+  t.equal(result.created, true);
+  t.equal(enforcer.calls.length, 1);
+  t.same(enforcer.calls[0].changes, [{ prev: null, next: result.workspace }]);
+  t.equal(enforcer.calls[0].registry.get('ws_a'), result.workspace);
+  t.same(registry.getNetwork('ws_a').ingress, []);
+  t.same(registry.list(), [{ id: 'ws_a', ip: '10.0.0.2', interface: 'tap_a' }]);
+});
+
+t.test('PUT on an existing workspace keeps its network', async (t) => {
+  const { registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  await registry.patchNetwork('ws_a', { ingress_ports: [80] });
+  const again = await registry.put('ws_a', input('10.0.0.3', 'tap_a2', { name: 'renamed' }));
+
+  t.equal(again.created, false);
+  t.equal(again.workspace.name, 'renamed');
+  t.same(registry.getNetwork('ws_a').ingress_ports, [80]);
+  t.equal(registry.getNetwork('ws_a').ip, '10.0.0.3');
+});
+
+t.test('PUT refuses a shared ip, a shared tap, an ip outside the network', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  const before = registry.snapshot();
+
+  await t.rejects(registry.put('ws_b', input('10.0.0.2', 'tap_b')), { code: 'ip_in_use' });
+  await t.rejects(registry.put('ws_b', input('10.0.0.3', 'tap_a')), { code: 'interface_in_use' });
+  await t.rejects(registry.put('ws_b', input('192.168.0.3', null)), { code: 'invalid_ip' });
+  t.equal(enforcer.calls.length, 1, 'the enforcer was not called');
+  t.same(registry.snapshot(), before);
+
+  await registry.put('ws_b', input('10.0.0.3', null));
+  await registry.put('ws_c', input('10.0.0.4', null));
+  t.pass('remote workspaces (interface null) may coexist');
+});
+
+t.test('unknown workspaces are workspace_not_found', async (t) => {
+  const { enforcer, registry } = setup();
+  t.throws(() => registry.getNetwork('ws_x'), { code: 'workspace_not_found' });
+  await t.rejects(registry.patchNetwork('ws_x', {}), { code: 'workspace_not_found' });
+  await t.rejects(registry.delete('ws_x'), { code: 'workspace_not_found' });
+  t.equal(enforcer.calls.length, 0);
+});
+
+t.test('a kernel refusal stores nothing and propagates', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  const before = registry.getNetwork('ws_a');
+
+  enforcer.refuseNext();
+  await t.rejects(registry.patchNetwork('ws_a', { ingress_ports: [80] }), { name: 'KernelError' });
+  t.same(registry.getNetwork('ws_a'), before);
+
+  enforcer.refuseNext();
+  await t.rejects(registry.put('ws_b', input('10.0.0.3', 'tap_b')), { name: 'KernelError' });
+  t.throws(() => registry.get('ws_b'), { code: 'workspace_not_found' });
+
+  enforcer.refuseNext();
+  await t.rejects(registry.delete('ws_a'), { name: 'KernelError' });
+  t.same(registry.getNetwork('ws_a'), before);
+});
+
+t.test('custom proxy: plan_required, then not_implemented, nothing changed', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_free', input('10.0.0.2', 'tap_a'));
+  await registry.put('ws_scale', input('10.0.0.3', 'tap_b', { plan: 'scale' }));
+  const calls = enforcer.calls.length;
+  const custom = {
+    outbound_mode: 'custom' as const,
+    custom_proxy: { host: '93.184.216.34', port: 3128, protocol: 'http' as const,
+      username: null, password: null },
+  };
+
+  await t.rejects(registry.patchNetwork('ws_free', custom), { code: 'plan_required' });
+  await t.rejects(registry.patchNetwork('ws_scale', custom), { code: 'not_implemented' });
+  t.equal(enforcer.calls.length, calls);
+  t.equal(registry.getNetwork('ws_scale').outbound_mode, 'managed');
+});
+
+t.test('DELETE recompiles the workspaces that link to the deleted one', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  await registry.put('ws_b', input('10.0.0.3', 'tap_b'));
+  await registry.put('ws_r', input('10.0.0.4', null));
+  await registry.patchNetwork('ws_b', { private_link_ids: ['ws_a'] });
+  await registry.patchNetwork('ws_r', { private_link_ids: ['ws_a'] });
+  const b = registry.get('ws_b');
+
+  await registry.delete('ws_a');
+  const call = enforcer.calls.at(-1)!;
+  t.same(enforcer.changedIds(enforcer.calls.length - 1), ['ws_a', 'ws_b'],
+    'local linkers only; a remote workspace has no kernel state');
+  t.equal(call.changes[0].next, null);
+  t.equal(call.changes[1].prev, b);
+  t.equal(call.changes[1].next, b, 'prev and next are the same workspace');
+  t.notOk(call.registry.has('ws_a'), 'resolved against the registry without it');
+  t.same(registry.getNetwork('ws_b').ingress, []);
+  t.same(registry.get('ws_b').network.private_link_ids, ['ws_a'], 'the request is kept');
+});
+
+t.test('an ip change or a new workspace recompiles its linkers', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_b', input('10.0.0.3', 'tap_b'));
+  await registry.patchNetwork('ws_b', { private_link_ids: ['ws_a'] });
+  t.same(registry.getNetwork('ws_b').ingress, [], 'ws_a does not resolve yet');
+
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  t.same(enforcer.changedIds(enforcer.calls.length - 1), ['ws_a', 'ws_b']);
+  t.same(registry.getNetwork('ws_b').ingress, ['10.0.0.2']);
+
+  await registry.put('ws_a', input('10.0.0.9', 'tap_a'));
+  t.same(enforcer.changedIds(enforcer.calls.length - 1), ['ws_a', 'ws_b']);
+  t.same(registry.getNetwork('ws_b').ingress, ['10.0.0.9']);
+
+  await registry.put('ws_a', input('10.0.0.9', 'tap_a', { name: 'same ip' }));
+  t.same(enforcer.changedIds(enforcer.calls.length - 1), ['ws_a'], 'same ip: no linkers');
+});
+
+t.test('two PATCHes on one workspace apply in arrival order', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  const release = enforcer.hold('ws_a');
+
+  const first = registry.patchNetwork('ws_a', { ingress_ports: [1] });
+  const second = registry.patchNetwork('ws_a', { ingress_ports: [2] });
+  await settle();
+  t.equal(enforcer.calls.length, 2, 'the second waits for the first to finish');
+
+  release();
+  await Promise.all([first, second]);
+  t.same(enforcer.calls[1].changes[0].next?.network.ingress_ports, [1]);
+  t.same(enforcer.calls[2].changes[0].prev?.network.ingress_ports, [1], 'built on the first');
+  t.same(registry.getNetwork('ws_a').ingress_ports, [2]);
+});
+
+t.test('a refused request does not stop the next one for the same workspace', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  enforcer.refuseNext();
+  const failed = registry.patchNetwork('ws_a', { ingress_ports: [1] });
+  const next = registry.patchNetwork('ws_a', { ingress_ports: [2] });
+  await t.rejects(failed);
+  t.same((await next).ingress_ports, [2]);
+});
+
+t.test('a slow apply on one workspace does not block another', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  await registry.put('ws_b', input('10.0.0.3', 'tap_b'));
+  const release = enforcer.hold('ws_a');
+
+  let slowDone = false;
+  const slow = registry.patchNetwork('ws_a', { ingress_ports: [1] }).then(() => (slowDone = true));
+  const fast = await registry.patchNetwork('ws_b', { ingress_ports: [2] });
+  t.same(fast.ingress_ports, [2]);
+  t.equal(slowDone, false, 'ws_b finished while ws_a was still applying');
+
+  release();
+  await slow;
+});
+
+t.test('a PUT waits for PATCHes in flight and runs alone', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  const release = enforcer.hold('ws_a');
+  const patch = registry.patchNetwork('ws_a', { ingress_ports: [1] });
+  await settle();
+
+  const put = registry.put('ws_b', input('10.0.0.3', 'tap_b'));
+  await settle();
+  t.equal(enforcer.calls.length, 2, 'the PUT has not reached the enforcer');
+  release();
+  await Promise.all([patch, put]);
+  t.same(enforcer.changedIds(2), ['ws_b']);
+});
+
+t.test('errors are ApiErrors with their status', async (t) => {
+  const { registry } = setup();
+  try {
+    registry.get('ws_none');
+  } catch (err) {
+    t.type(err, ApiError);
+    t.equal((err as ApiError).status, 404);
+  }
+});
