@@ -1,0 +1,15 @@
+// nftables-napi: typed nf_tables transactions, readback and conntrack over netlink.
+#include <napi.h>
+
+#include "nft_socket.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NftSocket", nftnapi::NftSocket::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(nftables_napi, Init)

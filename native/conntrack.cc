@@ -1,0 +1,280 @@
+// ctnetlink requests: IPCTNL_MSG_CT_GET with NLM_F_DUMP, and IPCTNL_MSG_CT_DELETE with
+// CTA_TUPLE_ORIG. A delete without a tuple would flush the whole table
+// (ctnetlink_del_conntrack), so every delete here is built with one, always.
+#include "conntrack.h"
+
+#include <arpa/inet.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <vector>
+
+namespace nftnapi {
+
+namespace {
+
+// One original-direction tuple, addresses and ports in network order.
+struct Tuple {
+  uint8_t proto = 0;
+  uint32_t src = 0;
+  uint32_t dst = 0;
+  uint16_t sport = 0;
+  uint16_t dport = 0;
+};
+
+// Deletes sent per sendmsg; their acks fit the receive buffer many times over.
+constexpr uint32_t kDeleteChunk = 256;
+// One delete: headers, and the tuple nest of about 60 bytes.
+constexpr size_t kDeleteBound = 128;
+
+// Protocols whose conntrack tuple is addresses and ports (nf_conntrack_proto_*.c);
+// ICMP tuples hold type, code and id instead, which CtTuple does not carry.
+bool HasPorts(uint32_t proto) {
+  return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
+         proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
+}
+
+// Starts a ctnetlink message for AF_INET.
+struct nlmsghdr* Header(char* buf, uint8_t type, uint16_t flags, uint32_t seq) {
+  struct nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
+  nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+  nlh->nlmsg_seq = seq;
+  auto* nfg = static_cast<struct nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)));
+  nfg->nfgen_family = AF_INET;
+  nfg->version = NFNETLINK_V0;
+  return nlh;
+}
+
+// Calls fn(type, attr) for every attribute in a nest.
+template <typename Fn>
+void EachNested(const struct nlattr* nest, Fn fn) {
+  auto* attr = static_cast<const struct nlattr*>(mnl_attr_get_payload(nest));
+  int left = static_cast<int>(mnl_attr_get_payload_len(nest));
+  for (; mnl_attr_ok(attr, left); attr = mnl_attr_next(attr)) {
+    left -= static_cast<int>(MNL_ALIGN(attr->nla_len));
+    fn(mnl_attr_get_type(attr), attr);
+  }
+}
+
+// Reads CTA_TUPLE_ORIG of one conntrack message; false for a non-IPv4 entry.
+bool ParseTuple(const struct nlmsghdr* nlh, Tuple* t) {
+  bool v4 = false;
+  auto* attr = static_cast<const struct nlattr*>(
+      mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg)));
+  int left = static_cast<int>(nlh->nlmsg_len) - MNL_NLMSG_HDRLEN -
+             static_cast<int>(MNL_ALIGN(sizeof(struct nfgenmsg)));
+  for (; mnl_attr_ok(attr, left); attr = mnl_attr_next(attr)) {
+    left -= static_cast<int>(MNL_ALIGN(attr->nla_len));
+    if (mnl_attr_get_type(attr) != CTA_TUPLE_ORIG) {
+      continue;
+    }
+    EachNested(attr, [&](uint16_t type, const struct nlattr* a) {
+      if (type == CTA_TUPLE_IP) {
+        EachNested(a, [&](uint16_t ip, const struct nlattr* b) {
+          if ((ip == CTA_IP_V4_SRC || ip == CTA_IP_V4_DST) && mnl_attr_get_payload_len(b) == 4) {
+            (ip == CTA_IP_V4_SRC ? t->src : t->dst) = mnl_attr_get_u32(b);
+            v4 = true;
+          }
+        });
+      } else if (type == CTA_TUPLE_PROTO) {
+        EachNested(a, [&](uint16_t p, const struct nlattr* b) {
+          if (p == CTA_PROTO_NUM && mnl_attr_get_payload_len(b) >= 1) {
+            t->proto = mnl_attr_get_u8(b);
+          } else if ((p == CTA_PROTO_SRC_PORT || p == CTA_PROTO_DST_PORT) &&
+                     mnl_attr_get_payload_len(b) >= 2) {
+            (p == CTA_PROTO_SRC_PORT ? t->sport : t->dport) = mnl_attr_get_u16(b);
+          }
+        });
+      }
+    });
+  }
+  return v4;
+}
+
+// Appends one delete request for t to buf.
+void PutDelete(std::vector<char>* buf, const Tuple& t, uint32_t seq) {
+  size_t at = buf->size();
+  buf->resize(at + kDeleteBound);
+  struct nlmsghdr* nlh = Header(buf->data() + at, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, seq);
+
+  struct nlattr* orig = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+  struct nlattr* ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+  mnl_attr_put_u32(nlh, CTA_IP_V4_SRC, t.src);
+  mnl_attr_put_u32(nlh, CTA_IP_V4_DST, t.dst);
+  mnl_attr_nest_end(nlh, ip);
+  struct nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+  mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t.proto);
+  mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, t.sport);
+  mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, t.dport);
+  mnl_attr_nest_end(nlh, proto);
+  mnl_attr_nest_end(nlh, orig);
+  buf->resize(at + NLMSG_ALIGN(nlh->nlmsg_len));
+}
+
+// Reads one CtTuple-shaped object ({ proto, src, dst, sport, dport }, raw addresses).
+bool ReadTuple(const Input& in, Tuple* t) {
+  uint32_t proto = 0;
+  uint32_t sport = 0;
+  uint32_t dport = 0;
+  std::vector<uint8_t> src;
+  std::vector<uint8_t> dst;
+  if (!in.Object() || !in.Get("proto").U32(&proto, 255) ||
+      !in.Get("src").Bytes(&src, 4, 4) || !in.Get("dst").Bytes(&dst, 4, 4) ||
+      !in.Get("sport").U32(&sport, 65535) || !in.Get("dport").U32(&dport, 65535)) {
+    return false;
+  }
+  if (!HasPorts(proto)) {
+    return in.Get("proto").Fail("only TCP, UDP, UDP-Lite, SCTP and DCCP entries can be deleted");
+  }
+
+  t->proto = static_cast<uint8_t>(proto);
+  memcpy(&t->src, src.data(), 4);
+  memcpy(&t->dst, dst.data(), 4);
+  t->sport = htons(static_cast<uint16_t>(sport));
+  t->dport = htons(static_cast<uint16_t>(dport));
+  return true;
+}
+
+// Dumps the IPv4 conntrack table on the pool; builds the tuples on the main thread.
+class CtListWorker : public Napi::AsyncWorker {
+ public:
+  CtListWorker(Napi::Env env, std::shared_ptr<Netlink> nl)
+      : Napi::AsyncWorker(env, "nftables-napi:ctList"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        nl_(std::move(nl)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    std::lock_guard<std::mutex> lock(nl_->queryLock());
+    char buf[MNL_SOCKET_BUFFER_SIZE] = {};
+    struct nlmsghdr* req = Header(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, nl_->nextQuerySeq());
+
+    // A conntrack dump may be interrupted too; its entries are a snapshot anyway.
+    bool interrupted = false;
+    nl_->Query(
+        "IPCTNL_MSG_CT_GET", req,
+        [&](const struct nlmsghdr* nlh) {
+          Tuple t;
+          if (ParseTuple(nlh, &t)) {
+            tuples_.push_back(t);
+          }
+          return true;
+        },
+        &interrupted, &error_);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_.failed()) {
+      deferred_.Reject(MakeError(env, error_).Value());
+      return;
+    }
+
+    Napi::Array out = Napi::Array::New(env, tuples_.size());
+    for (size_t i = 0; i < tuples_.size(); i++) {
+      const Tuple& t = tuples_[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("proto", t.proto);
+      o.Set("src", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t.src), 4));
+      o.Set("dst", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t.dst), 4));
+      o.Set("sport", ntohs(t.sport));
+      o.Set("dport", ntohs(t.dport));
+      out.Set(i, o);
+    }
+    deferred_.Resolve(out);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Netlink> nl_;
+  std::vector<Tuple> tuples_;
+  SysError error_;
+};
+
+// Sends the deletes on the pool, in chunks; ENOENT (already gone) is not an error.
+class CtDeleteWorker : public Napi::AsyncWorker {
+ public:
+  CtDeleteWorker(Napi::Env env, std::shared_ptr<Netlink> nl, std::vector<Tuple> tuples)
+      : Napi::AsyncWorker(env, "nftables-napi:ctDelete"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        nl_(std::move(nl)),
+        tuples_(std::move(tuples)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    std::lock_guard<std::mutex> lock(nl_->queryLock());
+    for (size_t first = 0; first < tuples_.size(); first += kDeleteChunk) {
+      size_t end = std::min(tuples_.size(), first + kDeleteChunk);
+      std::vector<char> buf;
+      for (size_t i = first; i < end; i++) {
+        PutDelete(&buf, tuples_[i], nl_->nextQuerySeq());
+      }
+
+      std::vector<int> errnos;
+      uint32_t count = static_cast<uint32_t>(end - first);
+      if (!nl_->QueryAcks("IPCTNL_MSG_CT_DELETE", buf, count, &errnos, &error_)) {
+        return;
+      }
+      for (size_t i = 0; i < errnos.size(); i++) {
+        if (errnos[i] == 0) {
+          deleted_++;
+        } else if (errnos[i] != ENOENT) {
+          error_ = Sys("IPCTNL_MSG_CT_DELETE tuples[" + std::to_string(first + i) + "]",
+                       errnos[i]);
+          return;
+        }
+      }
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_.failed()) {
+      deferred_.Reject(MakeError(env, error_).Value());
+    } else {
+      deferred_.Resolve(Napi::Number::New(env, static_cast<double>(deleted_)));
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Netlink> nl_;
+  std::vector<Tuple> tuples_;
+  uint64_t deleted_ = 0;
+  SysError error_;
+};
+
+}  // namespace
+
+Napi::Value StartCtList(Napi::Env env, std::shared_ptr<Netlink> nl) {
+  auto* worker = new CtListWorker(env, std::move(nl));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value StartCtDelete(Napi::Env env, std::shared_ptr<Netlink> nl, const Input& tuples) {
+  uint32_t count = 0;
+  if (!tuples.Array(&count, 1u << 20)) {
+    return Napi::Value();
+  }
+  std::vector<Tuple> read(count);
+  for (uint32_t i = 0; i < count; i++) {
+    if (!ReadTuple(tuples.At(i), &read[i])) {
+      return Napi::Value();
+    }
+  }
+
+  auto* worker = new CtDeleteWorker(env, std::move(nl), std::move(read));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace nftnapi

@@ -1,0 +1,272 @@
+// Dumps run on the libuv pool and parse into libnftnl objects there; the objects become
+// JS values on the main thread. Every dump message carries the ruleset generation in
+// nfgenmsg.res_id (nfnl_fill_hdr in nf_tables_api.c); if it changes between the dumps,
+// a commit slipped in and the whole read is repeated, so the state is one generation.
+#include "readback.h"
+
+#include <libnftnl/common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <unordered_map>
+#include <vector>
+
+#include "chain.h"
+#include "element.h"
+#include "owned.h"
+#include "rule.h"
+#include "set.h"
+#include "table.h"
+
+namespace nftnapi {
+
+namespace {
+
+// Reads racing commits this many times before giving up with EAGAIN.
+constexpr int kAttempts = 5;
+
+// One table's objects as the kernel holds them.
+struct Dump {
+  Owned<struct nftnl_table> table;
+  std::vector<Owned<struct nftnl_set>> sets;
+  std::vector<Owned<struct nftnl_chain>> chains;
+  std::vector<Owned<struct nftnl_rule>> rules;
+  bool raced = false;
+  bool seenGen = false;
+  uint16_t gen = 0;
+};
+
+// Notes the generation of one reply; a change means the dumps raced a commit.
+void NoteGeneration(const struct nlmsghdr* nlh, Dump* dump) {
+  auto* nfg = static_cast<const struct nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+  if (dump->seenGen && nfg->res_id != dump->gen) {
+    dump->raced = true;
+  }
+  dump->seenGen = true;
+  dump->gen = nfg->res_id;
+}
+
+// Builds a GET request for one table's objects into buf.
+struct nlmsghdr* Request(std::vector<char>* buf, Netlink* nl, uint16_t type,
+                         uint16_t family, bool dump) {
+  buf->assign(MNL_SOCKET_BUFFER_SIZE, 0);
+  uint16_t flags = dump ? NLM_F_DUMP : NLM_F_ACK;
+  return nftnl_nlmsg_build_hdr(buf->data(), type, family, flags, nl->nextQuerySeq());
+}
+
+// Runs one request and parses every reply with parse; a parse failure is EBADMSG.
+template <typename Parse>
+bool Run(Netlink* nl, const char* op, struct nlmsghdr* req, Dump* dump, Parse parse,
+         SysError* error) {
+  bool ok = nl->Query(
+      op, req,
+      [&](const struct nlmsghdr* nlh) {
+        NoteGeneration(nlh, dump);
+        if (!parse(nlh)) {
+          *error = Sys(std::string(op) + " reply", EBADMSG, "libnftnl could not parse it");
+          return false;
+        }
+        return true;
+      },
+      &dump->raced, error);
+  return ok && !error->failed();
+}
+
+// Parses a reply into a new object of T and keeps it when it belongs to the table.
+template <typename T, typename Alloc, typename ParseFn, typename TableOf>
+bool Keep(const struct nlmsghdr* nlh, std::vector<Owned<T>>* into, Alloc alloc,
+          ParseFn parseFn, TableOf tableOf, const std::string& table) {
+  Owned<T> obj(alloc());
+  if (!obj || parseFn(nlh, obj.get()) < 0) {
+    return false;
+  }
+  const char* name = tableOf(obj.get());
+  if (name != nullptr && table == name) {
+    into->push_back(std::move(obj));
+  }
+  return true;
+}
+
+// All dumps of one read; false with error set, or with error.err ENOENT when absent.
+bool DumpTable(Netlink* nl, uint16_t family, const std::string& table, Dump* dump,
+               SysError* error) {
+  std::vector<char> buf;
+  struct nlmsghdr* req = Request(&buf, nl, NFT_MSG_GETTABLE, family, false);
+  mnl_attr_put_strz(req, NFTA_TABLE_NAME, table.c_str());
+  dump->table.reset(nftnl_table_alloc());
+  if (!dump->table || !Run(nl, "NFT_MSG_GETTABLE", req, dump,
+                           [&](const struct nlmsghdr* nlh) {
+                             return nftnl_table_nlmsg_parse(nlh, dump->table.get()) == 0;
+                           },
+                           error)) {
+    return false;
+  }
+
+  req = Request(&buf, nl, NFT_MSG_GETSET, family, true);
+  mnl_attr_put_strz(req, NFTA_SET_TABLE, table.c_str());
+  if (!Run(nl, "NFT_MSG_GETSET", req, dump,
+           [&](const struct nlmsghdr* nlh) {
+             return Keep(nlh, &dump->sets, nftnl_set_alloc, nftnl_set_nlmsg_parse,
+                         [](struct nftnl_set* s) { return nftnl_set_get_str(s, NFTNL_SET_TABLE); },
+                         table);
+           },
+           error)) {
+    return false;
+  }
+
+  for (auto& set : dump->sets) {
+    req = Request(&buf, nl, NFT_MSG_GETSETELEM, family, true);
+    mnl_attr_put_strz(req, NFTA_SET_ELEM_LIST_TABLE, table.c_str());
+    mnl_attr_put_strz(req, NFTA_SET_ELEM_LIST_SET, nftnl_set_get_str(set.get(), NFTNL_SET_NAME));
+    if (!Run(nl, "NFT_MSG_GETSETELEM", req, dump,
+             [&](const struct nlmsghdr* nlh) {
+               return nftnl_set_elems_nlmsg_parse(nlh, set.get()) == 0;
+             },
+             error)) {
+      return false;
+    }
+  }
+
+  // The kernel dumps chains of every table in the family; Keep filters by table.
+  req = Request(&buf, nl, NFT_MSG_GETCHAIN, family, true);
+  if (!Run(nl, "NFT_MSG_GETCHAIN", req, dump,
+           [&](const struct nlmsghdr* nlh) {
+             return Keep(nlh, &dump->chains, nftnl_chain_alloc, nftnl_chain_nlmsg_parse,
+                         [](struct nftnl_chain* c) {
+                           return nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+                         },
+                         table);
+           },
+           error)) {
+    return false;
+  }
+
+  req = Request(&buf, nl, NFT_MSG_GETRULE, family, true);
+  mnl_attr_put_strz(req, NFTA_RULE_TABLE, table.c_str());
+  return Run(nl, "NFT_MSG_GETRULE", req, dump,
+             [&](const struct nlmsghdr* nlh) {
+               return Keep(nlh, &dump->rules, nftnl_rule_alloc, nftnl_rule_nlmsg_parse,
+                           [](struct nftnl_rule* r) {
+                             return nftnl_rule_get_str(r, NFTNL_RULE_TABLE);
+                           },
+                           table);
+             },
+             error);
+}
+
+// Adds the decoded elements of set to array.
+Napi::Array DecodeElements(Napi::Env env, struct nftnl_set* set) {
+  struct Ctx {
+    Napi::Env env;
+    Napi::Array array;
+    uint32_t count;
+  } ctx{env, Napi::Array::New(env), 0};
+  nftnl_set_elem_foreach(
+      set,
+      [](struct nftnl_set_elem* e, void* data) {
+        auto* c = static_cast<Ctx*>(data);
+        c->array.Set(c->count++, DecodeElement(c->env, e));
+        return 0;
+      },
+      &ctx);
+  return ctx.array;
+}
+
+}  // namespace
+
+namespace {
+
+// Runs the dumps on the libuv pool and builds the TableState on the main thread.
+class ListWorker : public Napi::AsyncWorker {
+ public:
+  ListWorker(Napi::Env env, std::shared_ptr<Netlink> nl, uint16_t family,
+             std::string familyName, std::string table)
+      : Napi::AsyncWorker(env, "nftables-napi:listTable"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        nl_(std::move(nl)),
+        family_(family),
+        familyName_(std::move(familyName)),
+        table_(std::move(table)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    std::lock_guard<std::mutex> lock(nl_->queryLock());
+    for (int attempt = 0; attempt < kAttempts; attempt++) {
+      dump_ = Dump();
+      error_ = SysError();
+      if (!DumpTable(nl_.get(), family_, table_, &dump_, &error_) || !dump_.raced) {
+        return;
+      }
+    }
+    error_ = Sys("listTable", EAGAIN, "the table kept changing while it was read");
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_.failed() && error_.err == ENOENT && error_.op == "NFT_MSG_GETTABLE") {
+      deferred_.Resolve(env.Null());
+    } else if (error_.failed()) {
+      deferred_.Reject(MakeError(env, error_).Value());
+    } else {
+      deferred_.Resolve(Build(env));
+    }
+  }
+
+ private:
+  // The TableState: chains in kernel order with their rules, sets with elements.
+  Napi::Object Build(Napi::Env env) {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("family", familyName_);
+    out.Set("name", table_);
+    out.Set("flags", DecodeTableFlags(env, dump_.table.get()));
+
+    Napi::Array chains = Napi::Array::New(env, dump_.chains.size());
+    std::unordered_map<std::string, Napi::Array> rulesOf;
+    for (size_t i = 0; i < dump_.chains.size(); i++) {
+      Napi::Object chain = DecodeChain(env, dump_.chains[i].get());
+      Napi::Array rules = Napi::Array::New(env);
+      chain.Set("rules", rules);
+      rulesOf.emplace(nftnl_chain_get_str(dump_.chains[i].get(), NFTNL_CHAIN_NAME), rules);
+      chains.Set(i, chain);
+    }
+    for (auto& rule : dump_.rules) {
+      auto it = rulesOf.find(nftnl_rule_get_str(rule.get(), NFTNL_RULE_CHAIN));
+      if (it != rulesOf.end()) {
+        it->second.Set(it->second.Length(), DecodeRule(env, rule.get()));
+      }
+    }
+    out.Set("chains", chains);
+
+    Napi::Array sets = Napi::Array::New(env, dump_.sets.size());
+    for (size_t i = 0; i < dump_.sets.size(); i++) {
+      Napi::Object set = Napi::Object::New(env);
+      set.Set("spec", DecodeSetSpec(env, dump_.sets[i].get()));
+      set.Set("elements", DecodeElements(env, dump_.sets[i].get()));
+      sets.Set(i, set);
+    }
+    out.Set("sets", sets);
+    return out;
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Netlink> nl_;
+  uint16_t family_;
+  std::string familyName_;
+  std::string table_;
+  Dump dump_;
+  SysError error_;
+};
+
+}  // namespace
+
+Napi::Value StartListTable(Napi::Env env, std::shared_ptr<Netlink> nl, uint16_t family,
+                           std::string familyName, std::string table) {
+  auto* worker =
+      new ListWorker(env, std::move(nl), family, std::move(familyName), std::move(table));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace nftnapi

@@ -1,0 +1,203 @@
+/**
+ * The typed face of the nftables-napi addon (build/Release/nftables_napi.node).
+ *
+ * The addon encodes the typed objects of ./types into netlink messages, sends them,
+ * reads the acks and reports; it decides nothing. Every argument is checked again in
+ * C++ (libnftnl exits the process on a bad attribute size), and bad input comes back
+ * as a TypeError naming the op index and field, e.g. `ops[5].elements[2].key: ...`.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import type { ChainState, CommitResult, CtTuple, Element, Expr, Family, Op } from './types';
+import type { SetState, TableState } from './types';
+
+/** CommitFailure.index when the kernel refused the batch as a whole (its commit phase). */
+export const WHOLE_BATCH = -1;
+
+/** An expression the kernel holds that the Expr union cannot say; only its name. */
+export interface UnknownExpr {
+  type: string;
+  unknown: true;
+}
+
+/** An expression as read back: a known Expr, or an UnknownExpr. */
+export type ReadExpr = Expr | UnknownExpr;
+
+/**
+ * An element as read back. `intervalEnd` marks the closing element of a range in a
+ * single-field interval set (NFT_SET_ELEM_INTERVAL_END); `unknown` an element whose
+ * verdict the Verdict union cannot say.
+ */
+export interface ReadElement extends Element {
+  intervalEnd?: true;
+  unknown?: true;
+}
+
+/** A set as read back from the kernel. */
+export interface ReadSetState extends Omit<SetState, 'elements'> {
+  elements: ReadElement[];
+}
+
+/** A chain as read back from the kernel, whose rules may hold unknown expressions. */
+export interface ReadChainState extends Omit<ChainState, 'rules'> {
+  rules: { handle: number; exprs: ReadExpr[] }[];
+}
+
+/** A table as read back from the kernel: TableState, with what it cannot say flagged. */
+export interface ReadTableState extends Omit<TableState, 'chains' | 'sets'> {
+  chains: ReadChainState[];
+  sets: ReadSetState[];
+}
+
+/** A failing system or libnftnl call inside the addon, with errno and a hint. */
+export class NftSocketError extends Error {
+  /** errno's symbolic name, such as 'ENOBUFS' */
+  readonly code: string;
+  readonly errno: number;
+  /** the call that failed, such as 'sendmsg(batch)' or 'NFT_MSG_GETSET' */
+  readonly syscall: string;
+  /** how to fix it, when known */
+  readonly hint?: string;
+
+  constructor(cause: NativeError) {
+    super(cause.message, { cause });
+    this.name = 'NftSocketError';
+    this.code = cause.code;
+    this.errno = cause.errno;
+    this.syscall = cause.syscall;
+    this.hint = cause.hint;
+  }
+}
+
+/** A connection to nf_tables and ctnetlink inside one network namespace. */
+export class NftSocket {
+  private constructor(private readonly native: NativeSocket) {}
+
+  /** Opens the sockets, inside the namespace at `netns` (e.g. /run/netns/NAME) if given. */
+  static open(opts: { netns?: string } = {}): NftSocket {
+    const { NftSocket: Native } = load();
+    return new NftSocket(rethrow(() => new Native(opts.netns)));
+  }
+
+  /** Applies ops as one atomic transaction; the kernel takes all of them or none. */
+  commit(ops: Op[]): Promise<CommitResult> {
+    return settle(() => this.native.commit(ops));
+  }
+
+  /** Reads a table with its chains, rules, sets and elements; null when it is absent. */
+  listTable(family: Family, name: string): Promise<ReadTableState | null> {
+    return settle(() => this.native.listTable(family, name));
+  }
+
+  /** The IPv4 conntrack entries, by original-direction tuple. */
+  async ctList(): Promise<CtTuple[]> {
+    const raw = await settle(() => this.native.ctList());
+    return raw.map((t) => ({ ...t, src: dottedQuad(t.src), dst: dottedQuad(t.dst) }));
+  }
+
+  /** Deletes entries by original tuple (TCP, UDP, UDP-Lite, SCTP, DCCP); returns how many. */
+  ctDelete(tuples: CtTuple[]): Promise<number> {
+    return settle(() => {
+      const raw = tuples.map((t, i) => ({
+        ...t,
+        src: addressBytes(t.src, `tuples[${i}].src`),
+        dst: addressBytes(t.dst, `tuples[${i}].dst`),
+      }));
+      return this.native.ctDelete(raw);
+    });
+  }
+
+  /** Closes the sockets once running calls finish; an owned table goes with them. */
+  close(): void {
+    this.native.close();
+  }
+}
+
+/** A tuple as the addon exchanges it: addresses as 4 bytes in network order. */
+interface NativeTuple {
+  proto: number;
+  src: Uint8Array;
+  dst: Uint8Array;
+  sport: number;
+  dport: number;
+}
+
+/** The addon's class, as compiled in native/nft_socket.cc. */
+interface NativeSocket {
+  commit(ops: Op[]): Promise<CommitResult>;
+  listTable(family: Family, name: string): Promise<ReadTableState | null>;
+  ctList(): Promise<NativeTuple[]>;
+  ctDelete(tuples: NativeTuple[]): Promise<number>;
+  close(): void;
+}
+
+/** The error the addon throws for a failing call (native/errors.cc). */
+interface NativeError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  hint?: string;
+}
+
+let native: { NftSocket: new (netns?: string) => NativeSocket } | undefined;
+
+/** Loads the addon on first use, from the build directory at the package root. */
+function load(): NonNullable<typeof native> {
+  if (native !== undefined) {
+    return native;
+  }
+
+  // src/nft in development, dist/src/nft once compiled: walk up to the package root.
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'build', 'Release', 'nftables_napi.node');
+    if (existsSync(file)) {
+      native = require(file) as NonNullable<typeof native>;
+      return native;
+    }
+  }
+  throw new Error('nftables_napi.node not found: run `npx node-gyp rebuild`');
+}
+
+/** Runs a synchronous addon call, typing its system errors. */
+function rethrow<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    throw typed(err);
+  }
+}
+
+/** Runs an asynchronous addon call; input TypeErrors reject rather than throw. */
+async function settle<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw typed(err);
+  }
+}
+
+/** Wraps the addon's errno-carrying errors; TypeErrors and others pass unchanged. */
+function typed(err: unknown): unknown {
+  if (!(err instanceof Error)) {
+    return err;
+  }
+  const e = err as Partial<NativeError>;
+  const isNative = typeof e.errno === 'number' && typeof e.syscall === 'string';
+  return isNative ? new NftSocketError(err as NativeError) : err;
+}
+
+/** Four bytes in network order as a dotted quad. */
+function dottedQuad(bytes: Uint8Array): string {
+  return Array.from(bytes).join('.');
+}
+
+/** A dotted quad as 4 bytes in network order; a TypeError naming `field` otherwise. */
+function addressBytes(addr: string, field: string): Uint8Array {
+  const parts = typeof addr === 'string' ? addr.split('.') : [];
+  const ok = parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256);
+  if (!ok) {
+    throw new TypeError(`${field}: expected a dotted-quad IPv4 address`);
+  }
+  return Uint8Array.from(parts.map(Number));
+}
