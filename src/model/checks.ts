@@ -50,7 +50,7 @@ export function jsonObject(what: string, code: ErrorCode = 'invalid_body') {
   return coded(code, (value) =>
     typeof value === 'object' && value !== null && !Array.isArray(value)
       ? pass(value as Record<string, unknown>)
-      : fail(`must be a JSON object (${what}), got ${show(value)}`),
+      : fail(`must be a JSON object ${what}, got ${show(value)}`),
   );
 }
 

@@ -105,7 +105,7 @@ const plan = coded('invalid_plan', (value) =>
     : fail(`must be one of ${PLANS.map((p) => `"${p}"`).join(', ')}, got ${show(value)}`),
 );
 
-const workspaceSchema = jsonObject('the workspace').pipe(
+const workspaceSchema = jsonObject('{ ip, gateway, interface, ... }').pipe(
   z
     .object({
       ip: ipv4,
@@ -162,7 +162,7 @@ const outboundMode = coded('invalid_outbound_mode', (value) =>
     : fail(`must be "managed" or "custom", got ${show(value)}`),
 );
 
-const patchSchema = jsonObject('the fields to change').pipe(
+const patchSchema = jsonObject('with the fields to change').pipe(
   z
     .object({
       allow_internet: jsonBoolean.optional(),

@@ -112,7 +112,8 @@ t.test('every PATCH refusal has its code and status and changes nothing', async 
     const reply = await api.call('PATCH', '/workspace/ws_a/network', body, headers);
     isRefusal(t, reply, code, message);
   }
-  t.same((await api.call('GET', '/workspace/ws_a/network')).body, before, 'GET after is identical');
+  const after = await api.call('GET', '/workspace/ws_a/network');
+  t.same(after.body, before, 'GET after is identical');
   t.equal(api.enforcer.calls.length, calls, 'the enforcer was not called');
 });
 

@@ -40,7 +40,7 @@ t.test('KeyedQueue: a failure goes to its caller and the queue goes on', async (
   t.equal(await next, 'next');
 });
 
-t.test('Gate: shared holders overlap, exclusive runs alone, first come first served', async (t) => {
+t.test('Gate: shared overlap, exclusive runs alone, first come first served', async (t) => {
   const gate = new Gate();
   const log: string[] = [];
   const first = deferred();

@@ -22,7 +22,7 @@ function setup() {
 /** Lets every queued microtask and timer run. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
 
-t.test('a new workspace starts with the default policy and is applied before stored', async (t) => {
+t.test('a new workspace starts with the default policy, applied then stored', async (t) => {
   const { enforcer, registry } = setup();
   const result = await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
 

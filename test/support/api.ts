@@ -18,8 +18,11 @@ export interface TestApi {
   /** every log line, parsed */
   logs: Record<string, unknown>[];
   /** sends one request; the body is sent as JSON unless it is a string */
-  call(method: InjectOptions['method'], url: string, body?: unknown, headers?: object): Promise<Reply>;
+  call(method: Method, url: string, body?: unknown, headers?: object): Promise<Reply>;
 }
+
+/** An HTTP method as inject() takes it. */
+export type Method = InjectOptions['method'];
 
 /** A response, its body parsed. */
 export interface Reply {
@@ -32,7 +35,8 @@ export interface Reply {
 export function testApi(): TestApi {
   const enforcer = new RecordingEnforcer();
   const logs: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line)) });
+  const sink = { write: (line: string) => logs.push(JSON.parse(line)) };
+  const logger = pino({ level: 'debug' }, sink);
   const registry = new WorkspaceRegistry({
     enforcer,
     customProxyPlans: ['scale', 'enterprise'],
@@ -41,13 +45,13 @@ export function testApi(): TestApi {
   });
   const app = buildServer({ registry, enforcer, logger });
 
-  const call = async (method: InjectOptions['method'], url: string, body?: unknown,
-    headers: object = {}) => {
-    const payload = typeof body === 'string' ? body : body === undefined ? undefined
-      : JSON.stringify(body);
-    const contentType = typeof body === 'string' || body === undefined ? {}
-      : { 'content-type': 'application/json' };
-    const res = await app.inject({ method, url, payload, headers: { ...contentType, ...headers } });
+  const call = async (method: Method, url: string, body?: unknown, headers: object = {}) => {
+    // A string is sent as is (with the caller's headers); anything else as JSON.
+    const raw = typeof body === 'string' || body === undefined;
+    const payload = raw ? (body as string | undefined) : JSON.stringify(body);
+    const json = raw ? {} : { 'content-type': 'application/json' };
+
+    const res = await app.inject({ method, url, payload, headers: { ...json, ...headers } });
     return { status: res.statusCode, body: res.json(), headers: res.headers };
   };
   return { app, enforcer, registry, logs, call };
