@@ -1,7 +1,8 @@
 // Set and map ops. The flags come from the spec's shape (enum nft_set_flags in
 // linux/netfilter/nf_tables.h): a data type makes a map, `interval` a range set, and
-// an interval over a concatenation also needs NFT_SET_CONCAT so the kernel picks the
-// pipapo backend, whose elements carry both NFTA_SET_ELEM_KEY and KEY_END.
+// two fields or more make NFT_SET_CONCAT, which nf_tables_newset requires to match
+// NFTA_SET_DESC_CONCAT. An interval over a concatenation gets the pipapo backend,
+// whose elements carry both NFTA_SET_ELEM_KEY and NFTA_SET_ELEM_KEY_END.
 #include "set.h"
 
 #include <linux/netfilter/nf_tables.h>
@@ -62,7 +63,7 @@ bool ReadSpec(const Input& spec, struct nftnl_set* set) {
   }
 
   uint32_t flags = (interval ? NFT_SET_INTERVAL : 0) | (constant ? NFT_SET_CONSTANT : 0) |
-                   (interval && concat ? NFT_SET_CONCAT : 0);
+                   (concat ? NFT_SET_CONCAT : 0);
   nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, keyType);
   nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, keyLen);
 
@@ -105,6 +106,12 @@ bool EncodeSetOp(const OpContext& ctx) {
   nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, ctx.family);
   if (adding && !ReadSpec(spec, set.get())) {
     return false;
+  }
+
+  // nf_tables_newset refuses a set without NFTA_SET_ID, the handle that lets later
+  // messages of the same batch refer to it; the op index is unique within the batch.
+  if (adding) {
+    nftnl_set_set_u32(set.get(), NFTNL_SET_ID, static_cast<uint32_t>(ctx.index) + 1);
   }
 
   uint16_t type = adding ? NFT_MSG_NEWSET : NFT_MSG_DELSET;

@@ -50,6 +50,26 @@ export interface ReadTableState extends Omit<TableState, 'chains' | 'sets'> {
   sets: ReadSetState[];
 }
 
+/**
+ * The register number the kernel reports for reg. nft_dump_register (nf_tables_api.c)
+ * names a 4-byte register that starts a 16-byte one by the 16-byte number, so 8, 12,
+ * 16 and 20 read back as 1, 2, 3 and 4; the two numbers are the same storage.
+ */
+export function canonicalReg(reg: number): number {
+  return reg >= 8 && (reg - 8) % 4 === 0 ? (reg - 8) / 4 + 1 : reg;
+}
+
+/** expr with every register field as the kernel reports it (see canonicalReg). */
+export function canonicalExpr(expr: Expr): Expr {
+  const out: Record<string, unknown> = { ...expr };
+  for (const field of ['sreg', 'dreg', 'addrReg', 'protoReg']) {
+    if (typeof out[field] === 'number') {
+      out[field] = canonicalReg(out[field] as number);
+    }
+  }
+  return out as unknown as Expr;
+}
+
 /** A failing system or libnftnl call inside the addon, with errno and a hint. */
 export class NftSocketError extends Error {
   /** errno's symbolic name, such as 'ENOBUFS' */
