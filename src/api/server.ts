@@ -101,21 +101,29 @@ function handleError(err: FastifyError, request: FastifyRequest, reply: FastifyR
   void reply.code(apiError.status).send(apiError.toBody());
 }
 
-/** Fastify's own refusals (body parsing and limits) as API errors. */
+/** Fastify's own refusals (body parsing and limits) as API errors; null for anything else. */
 function fromFastify(err: FastifyError): ApiError | null {
-  if (err instanceof ApiError || err.code === undefined) return null;
+  if (err instanceof ApiError) return null;
 
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
-    return new ApiError('payload_too_large', `the body is larger than ${BODY_LIMIT} bytes`);
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('payload_too_large', `the body is larger than ${BODY_LIMIT} bytes`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('unsupported_media_type', 'send the body as application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError('invalid_body', 'the body is empty but Content-Type says JSON');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError('invalid_body', 'the body is not valid JSON', { cause: err });
   }
-  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) {
-    return new ApiError('unsupported_media_type', 'send the body as application/json');
-  }
-  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return new ApiError('invalid_body', 'the body is empty but Content-Type says JSON');
-  }
-  if (err.statusCode === 400) {
-    return new ApiError('invalid_body', 'the body is not valid JSON', { cause: err });
+
+  // Any other refusal fastify gives a 4xx status (a bad Content-Length, a poisoned object).
+  const status = err.statusCode ?? 500;
+  if (status === 413) return new ApiError('payload_too_large', undefined, { cause: err });
+  if (status === 415) return new ApiError('unsupported_media_type', undefined, { cause: err });
+  if (status >= 400 && status < 500) {
+    return new ApiError('invalid_body', `the body could not be read: ${err.message}`, {
+      cause: err,
+    });
   }
   return null;
 }
