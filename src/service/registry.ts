@@ -201,7 +201,7 @@ export class WorkspaceRegistry {
     await this.options.enforcer.apply(changes, registry);
 
     const ms = Math.round(performance.now() - started);
-    this.options.logger?.info({ workspace: id, changes: changes.length, ms }, 'policy applied');
+    this.options.logger?.info({ workspace: id, changes: changes.length, ms }, 'desired state changed');
   }
 }
 
