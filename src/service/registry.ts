@@ -201,7 +201,8 @@ export class WorkspaceRegistry {
     await this.options.enforcer.apply(changes, registry);
 
     const ms = Math.round(performance.now() - started);
-    this.options.logger?.info({ workspace: id, changes: changes.length, ms }, 'desired state changed');
+    const fields = { workspace: id, changes: changes.length, ms };
+    this.options.logger?.info(fields, 'desired state changed');
   }
 }
 
