@@ -1,0 +1,78 @@
+/**
+ * Conntrack: a TCP connection over lo inside the test's namespace shows in ctList by its
+ * original tuple, ctDelete removes it, and deleting it again counts nothing.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import t from 'tap';
+
+import { le32 } from '../../src/nft/bytes';
+import type { CtTuple, Op } from '../../src/nft/types';
+import { fixture } from './netns';
+
+const T = 'workspace_netd';
+const at = { family: 'inet', table: T } as const;
+const IPPROTO_TCP = 6;
+
+/** A table whose `ct state established,related accept` makes the namespace track. */
+const tracking: Op[] = [
+  { op: 'add', kind: 'table', family: 'inet', name: T },
+  {
+    op: 'add',
+    kind: 'chain',
+    ...at,
+    name: 'input',
+    base: { type: 'filter', hook: 'input', priority: 0, policy: 'accept' },
+  },
+  {
+    op: 'add',
+    kind: 'rule',
+    ...at,
+    chain: 'input',
+    exprs: [
+      { type: 'ct', key: 'state', dreg: 1 },
+      { type: 'bitwise', sreg: 1, dreg: 1, len: 4, mask: le32(6), xor: le32(0) },
+      { type: 'cmp', sreg: 1, op: 'neq', data: le32(0) },
+      { type: 'immediate', dreg: 0, verdict: { kind: 'accept' } },
+    ],
+  },
+];
+
+// Runs inside the namespace: a server and a client on 127.0.0.1 holding one idle
+// connection open, printing its ports once established.
+const connect = `
+const net = require('node:net');
+const server = net.createServer(() => {});
+server.listen(0, '127.0.0.1', () => {
+  const c = net.connect(server.address().port, '127.0.0.1', () => {
+    console.log(JSON.stringify({ sport: c.localPort, dport: server.address().port }));
+  });
+});`;
+
+t.test('a TCP connection is listed, deleted by tuple, and gone', async (t) => {
+  const { sock, ns, exec } = fixture(t);
+  exec(['ip', 'link', 'set', 'lo', 'up']);
+  t.same(await sock.commit(tracking), { ok: true });
+
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', connect], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const { sport, dport } = JSON.parse(line) as { sport: number; dport: number };
+
+  const tuple: CtTuple = { proto: IPPROTO_TCP, src: '127.0.0.1', dst: '127.0.0.1', sport, dport };
+  const listed = await sock.ctList();
+  t.same(listed.filter((e) => e.sport === sport && e.dport === dport), [tuple], 'listed');
+
+  t.equal(await sock.ctDelete([tuple]), 1, 'one entry deleted');
+  const after = await sock.ctList();
+  t.notOk(after.some((e) => e.sport === sport && e.dport === dport), 'gone from the table');
+  t.equal(await sock.ctDelete([tuple]), 0, 'deleting it again is not an error');
+
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+});
