@@ -131,3 +131,26 @@ t.test('a run whose process died is swept by the next run', async (t) => {
   t.notOk((await listNetns()).includes(`${prefix}-host`));
   t.notOk(existsSync(`/run/workspace-netd-lab/${prefix}`));
 });
+
+t.test('the users\' proxies tunnel CONNECT from the host', async (t) => {
+  const lab = await createLab({ workspaces: ['ws_p'], proxies: true });
+  t.teardown(() => lab.destroy());
+  const proxies = lab.proxies;
+  if (!proxies) throw new Error('the lab has no proxies');
+  const target = `http://${lab.serverAddrs[0]}:8080/`;
+
+  // curl's %{http_connect} is the proxy's answer to CONNECT; what follows is not HTTP.
+  const connect = async (url: string, extra: string[] = []) => {
+    const argv = ['curl', '-s', '-m', '3', '-p', '-x', url, '-o', '/dev/null',
+      '-w', '%{http_connect}', ...extra, target];
+    return (await nsExec(lab.host, argv, { check: false })).stdout.trim();
+  };
+  const { http, open, https } = proxies;
+  const creds = `${http.username}:${http.password}`;
+
+  t.equal(await connect(`http://${http.host}:${http.port}`), '407', 'credentials demanded');
+  t.equal(await connect(`http://${creds}@${http.host}:${http.port}`), '200');
+  t.equal(await connect(`http://${open.host}:${open.port}`), '200');
+  const tls = ['--proxy-cacert', proxies.caFile];
+  t.equal(await connect(`https://${creds}@${https.host}:${https.port}`, tls), '200');
+});

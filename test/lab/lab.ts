@@ -6,11 +6,13 @@
  * workspace network, so only masquerade on the uplink brings replies home.
  *
  *   ws ns  eth0 10.0.N.2/24 ──── t-<id> 10.0.N.1/24   host ns   up0 198.18.0.2/24
- *                                                                 │
- *                           servers 198.18.{1,2,3}.10 on lo   wan0 198.18.0.1/24  inet ns
+ *                                                         (pool 198.18.0.50, .51) │
+ *           servers 198.18.{1,2,3}.10 on lo, proxies on .3.10   wan0 198.18.0.1/24  inet ns
+ *                                                                    (and .254)
  */
 import { Daemon, startDaemon } from './daemon';
 import { addAddr, addRoute, addVeth, ip, NetnsRun, nsExec, sysctl } from './netns';
+import { startProxies, type LabProxies } from './proxies';
 import {
   LAB_ZONE,
   startHostServices,
@@ -43,6 +45,16 @@ export interface LabOptions {
   uplink?: string;
   /** start the lab's servers (default true) */
   servers?: boolean;
+  /** start users' proxies on the third server address (default false) */
+  proxies?: boolean;
+}
+
+/** An outbound IP of the pool, as the config's `zones` lists it. */
+export interface LabZone {
+  ip: string;
+  country_code: string;
+  /** the next hop, in the internet namespace, through which traffic from `ip` leaves */
+  host: string;
 }
 
 /** The uplink network between the host and the internet namespace. */
@@ -51,6 +63,12 @@ export const UPLINK_IP = '198.18.0.2';
 export const INTERNET_IP = '198.18.0.1';
 /** Internet server addresses, each in its own /24. */
 export const SERVER_ADDRS = ['198.18.1.10', '198.18.2.10', '198.18.3.10'] as const;
+
+/** The outbound IP pool: addresses on the host's uplink, each with its next hop. */
+export const ZONES: readonly LabZone[] = [
+  { ip: '198.18.0.50', country_code: 'US', host: INTERNET_IP },
+  { ip: '198.18.0.51', country_code: 'DE', host: '198.18.0.254' },
+];
 
 const MAX_WORKSPACES = 250;
 
@@ -64,6 +82,10 @@ export class Lab {
   readonly uplinkIp = UPLINK_IP;
   readonly internetIp = INTERNET_IP;
   readonly zone = LAB_ZONE;
+  /** the pool for the config's `zones`: `lab.startDaemon({ zones: lab.zones })` */
+  readonly zones = ZONES;
+  /** the users' proxies, when the lab was built with `proxies: true` */
+  proxies: LabProxies | null = null;
 
   /** Use createLab(). */
   constructor(
@@ -172,6 +194,8 @@ async function build(run: NetnsRun, opts: LabOptions): Promise<Lab> {
   await addAddr(host, uplink, `${UPLINK_IP}/24`);
   await addAddr(internet, 'wan0', `${INTERNET_IP}/24`);
   await addRoute(host, 'default', INTERNET_IP);
+  for (const zone of ZONES) await addAddr(host, uplink, `${zone.ip}/32`);
+  await addAddr(internet, 'wan0', '198.18.0.254/24');
   for (const addr of SERVER_ADDRS) await addAddr(internet, 'lo', `${addr}/32`);
 
   const taken = new Set<string>();
@@ -186,6 +210,7 @@ async function build(run: NetnsRun, opts: LabOptions): Promise<Lab> {
     await startHostServices(run, host, gateways, SERVER_ADDRS[0], lab.dnsRecords);
     await Promise.all(workspaces.map((w) => startWorkspaceServers(run, w.ns)));
   }
+  if (opts.proxies) lab.proxies = await startProxies(run, internet, SERVER_ADDRS[2], LAB_ZONE);
   return lab;
 }
 

@@ -1,8 +1,8 @@
 /**
  * Real servers for the lab, run with Debian's programs inside the lab's namespaces: TCP
  * listeners (socat) that answer every connection with the address of the peer they saw and
- * then echo, UDP listeners that answer every datagram with the peer's address, and a DNS
- * server (dnsmasq) on the workspace gateways. All are killed when the lab run ends.
+ * then echo, UDP listeners (python3) that answer every datagram with the peer's address,
+ * and a DNS server (dnsmasq) on the workspace gateways. All are killed when the run ends.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { NetnsRun } from './netns';
@@ -51,16 +51,35 @@ export function tcpPeerServer(run: NetnsRun, ns: string, port: number): Server {
 }
 
 /**
- * A UDP listener on addr:port that answers every datagram with the sender's address. It
- * binds one address: an unbound socket would answer from the outgoing interface's address,
- * which a connected client socket ignores.
+ * Answers every datagram with the sender's address, on each `addr:port` it is given. One
+ * Python process serves them all; socat's forking UDP mode loses a datagram now and then.
+ * Each socket binds its address, so that replies leave from the address that was asked.
  */
-export function udpPeerServer(run: NetnsRun, ns: string, addr: string, port: number): Server {
-  return track(run, ns, `udp ${addr}:${port}`, [
-    'socat',
-    `UDP4-RECVFROM:${port},bind=${addr},fork,reuseaddr`,
-    'SYSTEM:echo $SOCAT_PEERADDR',
-  ]);
+const UDP_PEER_SERVER = `
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+for spec in sys.argv[1:]:
+    addr, port = spec.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, int(port)))
+    sel.register(s, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        data, peer = key.fileobj.recvfrom(65535)
+        key.fileobj.sendto((peer[0] + "\\n").encode(), peer)
+`;
+
+/** A UDP address and port to answer on. */
+export interface UdpEndpoint {
+  addr: string;
+  port: number;
+}
+
+/** UDP listeners on every endpoint that answer each datagram with the sender's address. */
+export function udpPeerServer(run: NetnsRun, ns: string, endpoints: UdpEndpoint[]): Server {
+  const specs = endpoints.map((e) => `${e.addr}:${e.port}`);
+  return track(run, ns, `udp ${specs.join(' ')}`, ['python3', '-c', UDP_PEER_SERVER, ...specs]);
 }
 
 /** Names the lab's DNS server knows, each mapped to an IPv4 address. */
@@ -152,11 +171,9 @@ export async function startInternetServers(
     proto: 'tcp' as const,
     port,
   }));
-  for (const addr of addrs) {
-    for (const port of INTERNET_UDP_PORTS) {
-      checks.push({ server: udpPeerServer(run, ns, addr, port), proto: 'udp', port, addr });
-    }
-  }
+  const endpoints = addrs.flatMap((addr) => INTERNET_UDP_PORTS.map((port) => ({ addr, port })));
+  const udp = udpPeerServer(run, ns, endpoints);
+  for (const { addr, port } of endpoints) checks.push({ server: udp, proto: 'udp', port, addr });
   await waitReady(checks);
   return checks.map((c) => c.server);
 }
