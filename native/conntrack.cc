@@ -43,7 +43,8 @@ struct nlmsghdr* Header(char* buf, uint8_t type, uint16_t flags, uint32_t seq) {
   nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
   nlh->nlmsg_flags = NLM_F_REQUEST | flags;
   nlh->nlmsg_seq = seq;
-  auto* nfg = static_cast<struct nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)));
+  void* extra = mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg));
+  auto* nfg = static_cast<struct nfgenmsg*>(extra);
   nfg->nfgen_family = AF_INET;
   nfg->version = NFNETLINK_V0;
   return nlh;

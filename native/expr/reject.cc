@@ -52,7 +52,8 @@ bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
     return true;
   }
 
-  const char* code = NameOf(kCodes, Count(kCodes), nftnl_expr_get_u8(expr, NFTNL_EXPR_REJECT_CODE));
+  uint8_t value = nftnl_expr_get_u8(expr, NFTNL_EXPR_REJECT_CODE);
+  const char* code = NameOf(kCodes, Count(kCodes), value);
   if (code == nullptr) {
     return false;
   }

@@ -27,7 +27,10 @@ const tap2 = ifname('t-ws2');
 
 /** The sets of the full table, each with its elements. */
 const sets: { spec: SetSpec; elements: Element[] }[] = [
-  { spec: { name: 'ifaces', keyType: IFNAME, keyLen: 16 }, elements: [{ key: tap1 }, { key: tap2 }] },
+  {
+    spec: { name: 'ifaces', keyType: IFNAME, keyLen: 16 },
+    elements: [{ key: tap1 }, { key: tap2 }],
+  },
   {
     spec: { name: 'src', keyType: cat(IFNAME, IPADDR), keyLen: 20, fields: [16, 4] },
     elements: [{ key: concat(tap1, ipv4('10.0.1.2')) }, { key: concat(tap2, ipv4('10.0.2.2')) }],
@@ -201,7 +204,9 @@ function fullTable(): Op[] {
     { op: 'add', kind: 'table', family: 'inet', name: T },
     ...sets.map((s): Op => ({ op: 'add', kind: 'set', ...at, set: s.spec })),
     ...chains.map((c): Op => ({ op: 'add', kind: 'chain', ...at, name: c.name, base: c.base })),
-    ...sets.map((s): Op => ({ op: 'add', kind: 'elements', ...at, set: s.spec.name, elements: s.elements })),
+    ...sets.map(
+      (s): Op => ({ op: 'add', kind: 'elements', ...at, set: s.spec.name, elements: s.elements }),
+    ),
     ...chains.flatMap((c) =>
       c.rules.map((exprs): Op => ({ op: 'add', kind: 'rule', ...at, chain: c.name, exprs })),
     ),
@@ -255,7 +260,8 @@ t.test('flush and delete ops change only what they name', async (t) => {
     [['ifaces', 2], ['src', 2], ['out', 3], ['egress_net', 1], ['egress_port', 2], ['protos', 2]],
   );
 
-  t.same(await sock.commit([{ op: 'delete', kind: 'table', family: 'inet', name: T }]), { ok: true });
+  const drop: Op = { op: 'delete', kind: 'table', family: 'inet', name: T };
+  t.same(await sock.commit([drop]), { ok: true });
   t.equal(await sock.listTable('inet', T), null);
 });
 
@@ -271,7 +277,8 @@ t.test('an owned table goes with its socket unless it persists', async (t) => {
   t.same((await sock.listTable('inet', 'kept'))?.flags, { owner: true, persist: true });
 
   // Only the owner may change an owned table (nf_tables_api.c, nft_table_is_orphan).
-  const foreign = await sock.commit([{ op: 'add', kind: 'chain', family: 'inet', table: 'owned', name: 'c' }]);
+  const chain: Op = { op: 'add', kind: 'chain', family: 'inet', table: 'owned', name: 'c' };
+  const foreign = await sock.commit([chain]);
   t.match(foreign, { ok: false, index: 0, errno: 1 });
 
   owner.close();

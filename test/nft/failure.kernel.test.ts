@@ -24,7 +24,13 @@ const base: Op[] = [
     op: 'add',
     kind: 'set',
     ...at,
-    set: { name: 'egress_net', keyType: IFNAME_IPADDR, keyLen: 20, fields: [16, 4], interval: true },
+    set: {
+      name: 'egress_net',
+      keyType: IFNAME_IPADDR,
+      keyLen: 20,
+      fields: [16, 4],
+      interval: true,
+    },
   },
   { op: 'add', kind: 'chain', ...at, name: 'ws1_out' },
   {
@@ -87,7 +93,9 @@ t.test('an overlapping range fails at its op and changes nothing', async (t) => 
       kind: 'elements',
       ...at,
       set: 'egress_net',
-      elements: [{ key: concat(tap1, ipv4('10.9.0.128')), keyEnd: concat(tap1, ipv4('10.9.1.0')) }],
+      elements: [
+        { key: concat(tap1, ipv4('10.9.0.128')), keyEnd: concat(tap1, ipv4('10.9.1.0')) },
+      ],
     },
   ]);
 
@@ -110,7 +118,8 @@ t.test('an error in a later message of a split op maps to that op', async (t) =>
     { op: 'add', kind: 'chain', ...at, name: 'ws2_in' },
   ]);
 
-  t.same(result, { ok: false, index: 1, errno: constants.errno.EINVAL, message: 'Invalid argument' });
+  const einval = constants.errno.EINVAL;
+  t.same(result, { ok: false, index: 1, errno: einval, message: 'Invalid argument' });
   t.strictSame(normalize(await sock.listTable('inet', T)), before);
 });
 

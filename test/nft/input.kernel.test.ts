@@ -23,7 +23,11 @@ const rule = (expr: unknown): Op =>
 const cases: { name: string; ops: unknown; message: RegExp }[] = [
   {
     name: 'a key of 100 bytes',
-    ops: [table, set, { op: 'add', kind: 'elements', ...at, set: 's', elements: [{ key: new Uint8Array(100) }] }],
+    ops: [
+      table,
+      set,
+      { op: 'add', kind: 'elements', ...at, set: 's', elements: [{ key: new Uint8Array(100) }] },
+    ],
     message: /^ops\[2\]\.elements\[0\]\.key: expected 1 to 64 bytes, got 100$/,
   },
   {
@@ -122,7 +126,8 @@ t.test('malformed ops are TypeErrors naming op and field; nothing is sent', asyn
 t.test('other calls check their arguments too', async (t) => {
   const { sock } = fixture(t);
 
-  await t.rejects(sock.listTable('bridge' as 'inet', T), { name: 'TypeError', message: /^family/ });
+  const bridge = 'bridge' as 'inet';
+  await t.rejects(sock.listTable(bridge, T), { name: 'TypeError', message: /^family/ });
   await t.rejects(sock.listTable('inet', ''), { name: 'TypeError', message: /^name/ });
   await t.rejects(
     sock.ctDelete([{ proto: 6, src: '10.0.0.300', dst: '10.0.0.1', sport: 1, dport: 2 }]),

@@ -52,9 +52,21 @@ function workspace(i: number) {
     in: [{ key: tap, verdict: { kind: 'jump', chain: `w${i}_in` } }],
     egress_net: [range(`100.${i >> 8}.${i & 0xff}.0`, `100.${i >> 8}.${i & 0xff}.127`),
       range(`172.${16 + (i >> 8)}.${i & 0xff}.9`, `172.${16 + (i >> 8)}.${i & 0xff}.9`)],
-    egress_port: [{ key: concat(tap, u8(6), be16(443)) }, { key: concat(tap, u8(17), be16(i + 1)) }],
+    egress_port: [
+      { key: concat(tap, u8(6), be16(443)) },
+      { key: concat(tap, u8(17), be16(i + 1)) },
+    ],
   };
   return { tap, elements };
+}
+
+/** A forward rule sending packets through a verdict map keyed by an interface name. */
+function vmap(key: 'iifname' | 'oifname', set: string): Op {
+  const exprs: Expr[] = [
+    { type: 'meta', key, dreg: 1 },
+    { type: 'lookup', sreg: 1, set, dreg: 0 },
+  ];
+  return { op: 'add', kind: 'rule', ...at, chain: 'forward', exprs };
 }
 
 /** The rules of one workspace's two chains. */
@@ -112,10 +124,8 @@ t.test('5,000 workspaces commit as one batch and read back exactly', async (t) =
     ...specs.map((s): Op => ({
       op: 'add', kind: 'elements', ...at, set: s.name, elements: elementsOf(s.name),
     })),
-    { op: 'add', kind: 'rule', ...at, chain: 'forward',
-      exprs: [{ type: 'meta', key: 'iifname', dreg: 1 }, { type: 'lookup', sreg: 1, set: 'out', dreg: 0 }] },
-    { op: 'add', kind: 'rule', ...at, chain: 'forward',
-      exprs: [{ type: 'meta', key: 'oifname', dreg: 1 }, { type: 'lookup', sreg: 1, set: 'in', dreg: 0 }] },
+    vmap('iifname', 'out'),
+    vmap('oifname', 'in'),
   ];
   const elementCount = specs.reduce((n, s) => n + elementsOf(s.name).length, 0);
 
