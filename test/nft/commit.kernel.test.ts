@@ -8,7 +8,7 @@ import t from 'tap';
 import { canonicalExpr, NftSocket } from '../../src/nft/addon';
 import { be16, concat, ifname, ipv4, le32, u8 } from '../../src/nft/bytes';
 import type { BaseChain, Element, Expr, Op, SetSpec } from '../../src/nft/types';
-import { fixture, normalize } from './netns';
+import { fixture, normalize } from './fixtures/netns';
 
 const T = 'workspace_netd';
 const at = { family: 'inet', table: T } as const;

@@ -9,7 +9,7 @@ import t from 'tap';
 
 import { le32 } from '../../src/nft/bytes';
 import type { CtTuple, Op } from '../../src/nft/types';
-import { fixture } from './netns';
+import { fixture } from './fixtures/netns';
 
 const T = 'workspace_netd';
 const at = { family: 'inet', table: T } as const;

@@ -8,7 +8,7 @@ import t from 'tap';
 import type { NftSocket } from '../../src/nft/addon';
 import { concat, ifname, ipv4 } from '../../src/nft/bytes';
 import type { Op } from '../../src/nft/types';
-import { fixture, normalize } from './netns';
+import { fixture, normalize } from './fixtures/netns';
 
 const T = 'workspace_netd';
 const at = { family: 'inet', table: T } as const;

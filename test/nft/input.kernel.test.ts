@@ -8,7 +8,7 @@ import t from 'tap';
 import { NftSocket, NftSocketError } from '../../src/nft/addon';
 import { ifname } from '../../src/nft/bytes';
 import type { Op } from '../../src/nft/types';
-import { fixture } from './netns';
+import { fixture } from './fixtures/netns';
 
 const T = 'workspace_netd';
 const at = { family: 'inet', table: T } as const;

@@ -8,7 +8,7 @@ import t from 'tap';
 import { canonicalExpr } from '../../src/nft/addon';
 import { be16, concat, ifname, ipv4, u8 } from '../../src/nft/bytes';
 import type { Element, Expr, Op, SetSpec } from '../../src/nft/types';
-import { fixture, normalize } from './netns';
+import { fixture, normalize } from './fixtures/netns';
 
 const WORKSPACES = 5000;
 const T = 'workspace_netd';
