@@ -6,7 +6,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 /** What a finished command returned. */
 export interface ExecResult {
@@ -123,8 +123,9 @@ export async function sweepStaleRuns(): Promise<string[]> {
   const swept: string[] = [];
   const all = await listNetns();
   for (const prefix of owners) {
-    const pid = Number(readFileSync(`${OWNERS_DIR}/${prefix}`, 'utf8'));
-    if (pid > 0 && isAlive(pid)) continue;
+    // An unreadable or empty record belongs to a run that is just starting: leave it.
+    const pid = ownerPid(prefix);
+    if (pid === null || isAlive(pid)) continue;
     for (const ns of all.filter((n) => n.startsWith(`${prefix}-`))) {
       killNamespacePids(ns);
       await run('ip', ['netns', 'del', ns], { check: false });
@@ -134,6 +135,15 @@ export async function sweepStaleRuns(): Promise<string[]> {
     swept.push(prefix);
   }
   return swept;
+}
+
+function ownerPid(prefix: string): number | null {
+  try {
+    const pid = Number(readFileSync(`${OWNERS_DIR}/${prefix}`, 'utf8'));
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -196,7 +206,10 @@ export class NetnsRun {
     liveRuns.add(this);
     await sweepStaleRuns();
     mkdirSync(OWNERS_DIR, { recursive: true });
-    writeFileSync(`${OWNERS_DIR}/${this.prefix}`, String(process.pid));
+    // Written whole or not at all, so that a sweep never reads half a record.
+    const record = `${OWNERS_DIR}/${this.prefix}`;
+    writeFileSync(`${record}.tmp`, String(process.pid));
+    renameSync(`${record}.tmp`, record);
   }
 
   /** Starts a long-lived command inside a namespace; it is killed when the run ends. */
