@@ -90,7 +90,12 @@ export class NftSocketError extends Error {
   }
 }
 
-/** A connection to nf_tables and ctnetlink inside one network namespace. */
+/**
+ * A connection to nf_tables and ctnetlink inside one network namespace. Keep it for the
+ * daemon's life: a table added with `flags.owner` belongs to its commit socket and is
+ * removed by the kernel when the socket closes, by close() or by garbage collection.
+ * Bad input rejects with a TypeError; a failing call with an NftSocketError.
+ */
 export class NftSocket {
   private constructor(private readonly native: NativeSocket) {}
 

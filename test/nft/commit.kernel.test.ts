@@ -286,3 +286,24 @@ t.test('an owned table goes with its socket unless it persists', async (t) => {
   t.equal(await sock.listTable('inet', 'owned'), null);
   t.same((await sock.listTable('inet', 'kept'))?.flags, { persist: true });
 });
+
+t.test('expressions outside the Expr union read back flagged unknown', async (t) => {
+  const { sock, exec } = fixture(t);
+  const ops: Op[] = [
+    { op: 'add', kind: 'table', family: 'inet', name: T },
+    { op: 'add', kind: 'chain', ...at, name: 'c' },
+  ];
+  t.same(await sock.commit(ops), { ok: true });
+
+  // nft (not the addon) writes a meta key and an expression the daemon never uses.
+  exec(['nft', 'add', 'rule', 'inet', T, 'c', 'meta', 'length', '100', 'log', 'accept']);
+  const state = await sock.listTable('inet', T);
+  t.strictSame(state?.chains[0].rules.map((r) => r.exprs), [
+    [
+      { type: 'meta', unknown: true },
+      { type: 'cmp', sreg: 1, op: 'eq', data: le32(100) },
+      { type: 'log', unknown: true },
+      { type: 'immediate', dreg: 0, verdict: { kind: 'accept' } },
+    ],
+  ]);
+});
