@@ -195,7 +195,12 @@ class ListWorker : public Napi::AsyncWorker {
     for (int attempt = 0; attempt < kAttempts; attempt++) {
       dump_ = Dump();
       error_ = SysError();
-      if (!DumpTable(nl_.get(), family_, table_, &dump_, &error_) || !dump_.raced) {
+      bool ok = DumpTable(nl_.get(), family_, table_, &dump_, &error_);
+
+      // A table found by NFT_MSG_GETTABLE and gone by a later dump was deleted by a
+      // commit in between: read again, and the next attempt reports it absent.
+      bool vanished = !ok && error_.err == ENOENT && error_.op != "NFT_MSG_GETTABLE";
+      if (!vanished && (!ok || !dump_.raced)) {
         return;
       }
     }
