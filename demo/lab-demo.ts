@@ -40,7 +40,7 @@ async function applyPolicies(lab: Lab): Promise<void> {
   for (const [method, path, body] of calls) {
     const res = await daemon.api(method, path, body);
     console.log(`${method} ${path} -> ${res.status}`);
-    if (res.status !== 200) {
+    if (res.status < 200 || res.status > 299) {
       throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
     }
   }
