@@ -114,7 +114,10 @@ export async function dns(
 ): Promise<DnsOutcome> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(await hasDig())) {
-    return runProbe<DnsOutcome>(ns, ['dns', server, name, String(timeoutMs)], timeoutMs);
+    const args = ['dns', server, name, String(timeoutMs)];
+    const out = await runProbe<DnsOutcome>(ns, args, timeoutMs);
+    if (out.ok) return { ok: true, addresses: out.addresses };
+    return { ok: false, error: nodeError(out.error) };
   }
 
   const seconds = Math.max(1, Math.round(timeoutMs / 1000));
@@ -122,6 +125,17 @@ export async function dns(
     '+answer', '+comments'];
   const res = await nsExec(ns, argv, { timeoutMs: timeoutMs + 5000, check: false });
   return parseDig(res.code, res.stdout + res.stderr);
+}
+
+/** node's resolver codes, in the words parseDig uses. */
+function nodeError(code: string): string {
+  const words: Record<string, string> = {
+    ETIMEOUT: 'timeout',
+    ECONNREFUSED: 'refused',
+    EREFUSED: 'REFUSED',
+    ENOTFOUND: 'NXDOMAIN',
+  };
+  return words[code] ?? code;
 }
 
 /** Reads dig's answer: its status line and the A records of the answer section. */
