@@ -9,45 +9,28 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import type { ChainState, CommitResult, CtTuple, Element, Expr, Family, Op } from './types';
-import type { SetState, TableState } from './types';
+import type { CommitResult, CtTuple, Expr, Family, Op, TableState } from './types';
 
 /** CommitFailure.index when the kernel refused the batch as a whole (its commit phase). */
 export const WHOLE_BATCH = -1;
 
-/** An expression the kernel holds that the Expr union cannot say; only its name. */
+/**
+ * An expression the kernel holds that the Expr union cannot say (an expression with no
+ * codec in native/expr, or a known one used in a way Expr has no field for, such as
+ * `meta length`): only its libnftnl name, flagged. listTable returns TableState as the
+ * enforcer expects, so such an expression sits in `exprs` typed as Expr; test for it with
+ * isUnknownExpr. Likewise an element read back may carry `intervalEnd: true` (the closing
+ * element of a range in a single-field interval set, NFT_SET_ELEM_INTERVAL_END) or
+ * `unknown: true` (a verdict the Verdict union cannot say).
+ */
 export interface UnknownExpr {
   type: string;
   unknown: true;
 }
 
-/** An expression as read back: a known Expr, or an UnknownExpr. */
-export type ReadExpr = Expr | UnknownExpr;
-
-/**
- * An element as read back. `intervalEnd` marks the closing element of a range in a
- * single-field interval set (NFT_SET_ELEM_INTERVAL_END); `unknown` an element whose
- * verdict the Verdict union cannot say.
- */
-export interface ReadElement extends Element {
-  intervalEnd?: true;
-  unknown?: true;
-}
-
-/** A set as read back from the kernel. */
-export interface ReadSetState extends Omit<SetState, 'elements'> {
-  elements: ReadElement[];
-}
-
-/** A chain as read back from the kernel, whose rules may hold unknown expressions. */
-export interface ReadChainState extends Omit<ChainState, 'rules'> {
-  rules: { handle: number; exprs: ReadExpr[] }[];
-}
-
-/** A table as read back from the kernel: TableState, with what it cannot say flagged. */
-export interface ReadTableState extends Omit<TableState, 'chains' | 'sets'> {
-  chains: ReadChainState[];
-  sets: ReadSetState[];
+/** True for an expression read back that the Expr union cannot say (see UnknownExpr). */
+export function isUnknownExpr(expr: Expr | UnknownExpr): expr is UnknownExpr {
+  return (expr as Partial<UnknownExpr>).unknown === true;
 }
 
 /**
@@ -111,7 +94,7 @@ export class NftSocket {
   }
 
   /** Reads a table with its chains, rules, sets and elements; null when it is absent. */
-  listTable(family: Family, name: string): Promise<ReadTableState | null> {
+  listTable(family: Family, name: string): Promise<TableState | null> {
     return settle(() => this.native.listTable(family, name));
   }
 
@@ -151,7 +134,7 @@ interface NativeTuple {
 /** The addon's class, as compiled in native/nft_socket.cc. */
 interface NativeSocket {
   commit(ops: Op[]): Promise<CommitResult>;
-  listTable(family: Family, name: string): Promise<ReadTableState | null>;
+  listTable(family: Family, name: string): Promise<TableState | null>;
   ctList(): Promise<NativeTuple[]>;
   ctDelete(tuples: NativeTuple[]): Promise<number>;
   close(): void;
