@@ -7,12 +7,13 @@
 import { createLab, type Lab } from '../test/lab/lab';
 import { dns, tcp, type TcpOutcome } from '../test/lab/probe';
 
-/** One line of the demo's table. */
+/** One line of the demo's table; `detail` explains `got` without taking part in the verdict. */
 interface Row {
   from: string;
   to: string;
   expected: string;
   got: string;
+  detail?: string;
 }
 
 const TABLE = 'workspace_netd';
@@ -47,9 +48,9 @@ async function applyPolicies(lab: Lab): Promise<void> {
 }
 
 function tcpRow(from: string, to: string, expected: string, out: TcpOutcome): Row {
-  // The socket error tells an ICMP error from a reset at a glance when a row fails.
-  const failed = out.error && out.result !== 'connected';
-  return { from, to, expected, got: failed ? `${out.result} (${out.error})` : out.result };
+  // The socket error shows why: ECONNREFUSED is a reset, EHOSTUNREACH an ICMP error.
+  const detail = out.error && out.result !== 'connected' ? out.error : undefined;
+  return { from, to, expected, got: out.result, detail };
 }
 
 /** Sends the demo's traffic; every probe is independent, so they run at once. */
@@ -109,7 +110,7 @@ function printTable(rows: Row[]): number {
   const width = (k: (typeof keys)[number]) =>
     Math.max(...[header, ...rows].map((r) => r[k].length));
   const line = (r: Row, verdict: string) =>
-    keys.map((k) => r[k].padEnd(width(k))).join('  ') + '  ' + verdict;
+    [...keys.map((k) => r[k].padEnd(width(k))), verdict, r.detail ?? ''].join('  ').trimEnd();
 
   console.log(line(header, 'result'));
   let failures = 0;
