@@ -36,6 +36,7 @@ const Named kVerbs[] = {
     {"add", static_cast<uint32_t>(Verb::kAdd)},
     {"delete", static_cast<uint32_t>(Verb::kDelete)},
     {"flush", static_cast<uint32_t>(Verb::kFlush)},
+    {"create", static_cast<uint32_t>(Verb::kCreate)},
 };
 
 enum Kind : uint32_t { kTable, kChain, kSet, kElements, kRule };
@@ -56,6 +57,11 @@ bool EncodeOp(const Input& op, int32_t index, Batch* batch, SysError* error) {
     return false;
   }
 
+  // create is add that refuses to adopt an object someone else made: NLM_F_EXCL.
+  bool exclusive = static_cast<Verb>(verb) == Verb::kCreate;
+  if (exclusive) verb = static_cast<uint32_t>(Verb::kAdd);
+  if (exclusive && kind == kRule) return op.Get("op").Fail("a rule cannot be created, only added");
+  batch->SetExclusive(exclusive);
   OpContext ctx{op, index, static_cast<Verb>(verb), static_cast<uint16_t>(family), batch,
                 error};
   if (ctx.verb == Verb::kFlush && kind != kChain) {
@@ -93,6 +99,7 @@ char* Batch::Reserve(size_t bound) {
 
 struct nlmsghdr* Batch::Put(uint16_t type, uint16_t family, uint16_t flags, size_t bound) {
   uint32_t seq = firstSeq_ + 1 + static_cast<uint32_t>(ops_.size());
+  if (exclusive_ && (flags & NLM_F_CREATE)) flags |= NLM_F_EXCL;
   return nftnl_nlmsg_build_hdr(Reserve(bound), type, family, flags | NLM_F_ACK, seq);
 }
 

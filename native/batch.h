@@ -37,6 +37,8 @@ class Batch {
   const char* data() const { return buf_.data(); }
   size_t size() const { return used_; }
   uint32_t firstSeq() const { return firstSeq_; }
+  // Whether the next messages ask for NLM_F_EXCL (the op being encoded is a create).
+  void SetExclusive(bool exclusive) { exclusive_ = exclusive; }
   // Sequence numbers used, BATCH_BEGIN and BATCH_END included.
   uint32_t seqCount() const { return static_cast<uint32_t>(ops_.size()) + 2; }
   // Messages that expect an ack: all but BATCH_BEGIN and BATCH_END.
@@ -51,11 +53,13 @@ class Batch {
   size_t used_ = 0;
   size_t bound_ = 0;
   uint32_t firstSeq_;
+  bool exclusive_ = false;
   std::vector<int32_t> ops_;
 };
 
 // The `op` field of an Op.
-enum class Verb { kAdd, kDelete, kFlush };
+// kCreate is kAdd with NLM_F_EXCL: an object that already exists is an error (EEXIST).
+enum class Verb { kAdd, kDelete, kFlush, kCreate };
 
 // What each op encoder gets: the op, where it sits, and where to put messages.
 struct OpContext {

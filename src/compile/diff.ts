@@ -27,12 +27,12 @@ export function diffWorkspace(
     (n) => a.chains.has(n) && !sameRules(a.chains.get(n)!, b.chains.get(n)!),
   );
 
-  for (const name of added) ops.push({ op: 'add', kind: 'chain', ...t, name });
+  for (const name of added) ops.push({ op: 'create', kind: 'chain', ...t, name });
   for (const [set, els] of elementDelta(b, a)) {
     ops.push({ op: 'delete', kind: 'elements', ...t, set, elements: els });
   }
   for (const [set, els] of elementDelta(a, b)) {
-    ops.push({ op: 'add', kind: 'elements', ...t, set, elements: els });
+    ops.push({ op: 'create', kind: 'elements', ...t, set, elements: els });
   }
   for (const name of changed) ops.push({ op: 'flush', kind: 'chain', ...t, name });
   for (const name of [...added, ...changed]) {

@@ -2,7 +2,7 @@
  * The daemon's table: its shared sets and maps, its base chains and their fixed rules.
  * Everything per workspace hangs off these as elements and as two chains (see README).
  */
-import type { Expr, Family, Op, SetSpec } from '../nft/types';
+import type { BaseChain, Expr, Family, Op, SetSpec } from '../nft/types';
 import {
   accept, ctEstablished, drop, goTo, inCidr, ipDaddr, ipSaddr, isIpv4, lookup, match, meta,
   thDport, vmap, IPPROTO_TCP, NFPROTO_IPV4, Loader,
@@ -95,11 +95,11 @@ export interface LayoutOptions {
 /** The operations that build the empty table: sets, base chains, fixed rules. */
 export function skeleton(o: LayoutOptions): Op[] {
   const t = { family: FAMILY, table: o.table };
-  const ops: Op[] = [{ op: 'add', kind: 'table', family: FAMILY, name: o.table }];
-  for (const set of setSpecs()) ops.push({ op: 'add', kind: 'set', ...t, set });
+  const ops: Op[] = [{ op: 'create', kind: 'table', family: FAMILY, name: o.table }];
+  for (const set of setSpecs()) ops.push({ op: 'create', kind: 'set', ...t, set });
 
-  const chain = (name: string, base?: Extract<Op, { kind: 'chain'; op: 'add' }>['base']) =>
-    ops.push({ op: 'add', kind: 'chain', ...t, name, base });
+  const chain = (name: string, base?: BaseChain) =>
+    ops.push({ op: 'create', kind: 'chain', ...t, name, base });
   chain(CHAINS.refuse);
   chain(CHAINS.guard, { type: 'filter', hook: 'prerouting', priority: -300, policy: 'accept' });
   chain(CHAINS.forward, { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' });

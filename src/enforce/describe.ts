@@ -12,9 +12,10 @@ export function describeOp(op: Op): string {
     case 'chain':
       return `${op.op} chain ${op.name}`;
     case 'set':
-      return op.op === 'add' ? `add set ${op.set.name}` : `delete set ${op.name}`;
+      return op.op === 'delete' ? `delete set ${op.name}` : `${op.op} set ${op.set.name}`;
     case 'elements':
-      return `${op.op} ${op.elements.length} element(s) ${op.op === 'add' ? 'to' : 'from'} ${op.set}`;
+      const dir = op.op === 'delete' ? 'from' : 'to';
+      return `${op.op} ${op.elements.length} element(s) ${dir} ${op.set}`;
     case 'rule':
       return `add rule to chain ${op.chain}`;
   }

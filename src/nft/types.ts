@@ -109,16 +109,23 @@ export interface TableFlags {
   persist?: boolean;
 }
 
+/**
+ * How an object is added: `add` adopts an existing object (nft add), `create` refuses to
+ * (NLM_F_EXCL, nft create): the daemon creates its own objects, so that a chain someone
+ * else made, with rules of theirs in it, is reported instead of silently extended.
+ */
+export type AddVerb = 'add' | 'create';
+
 /** One operation of a transaction. */
 export type Op =
-  | { op: 'add'; kind: 'table'; family: Family; name: string; flags?: TableFlags }
+  | { op: AddVerb; kind: 'table'; family: Family; name: string; flags?: TableFlags }
   | { op: 'delete'; kind: 'table'; family: Family; name: string }
-  | { op: 'add'; kind: 'chain'; family: Family; table: string; name: string; base?: BaseChain }
+  | { op: AddVerb; kind: 'chain'; family: Family; table: string; name: string; base?: BaseChain }
   | { op: 'flush'; kind: 'chain'; family: Family; table: string; name: string }
   | { op: 'delete'; kind: 'chain'; family: Family; table: string; name: string }
-  | { op: 'add'; kind: 'set'; family: Family; table: string; set: SetSpec }
+  | { op: AddVerb; kind: 'set'; family: Family; table: string; set: SetSpec }
   | { op: 'delete'; kind: 'set'; family: Family; table: string; name: string }
-  | { op: 'add' | 'delete'; kind: 'elements'; family: Family; table: string; set: string;
+  | { op: AddVerb | 'delete'; kind: 'elements'; family: Family; table: string; set: string;
       elements: Element[] }
   | { op: 'add'; kind: 'rule'; family: Family; table: string; chain: string; exprs: Expr[] };
 

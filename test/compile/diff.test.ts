@@ -22,9 +22,9 @@ const summary = (ops: Op[]) => ops.map((o) => {
 
 t.test('a new workspace adds its chains before the map elements that jump to them', async (t) => {
   const ops = summary(diffWorkspace('tbl', null, compile(ws('ws_a'))));
-  t.same(ops.slice(0, 2), ['add chain ws_a_out', 'add chain ws_a_in']);
-  t.ok(ops.indexOf('add out 1') > 1);
-  t.ok(ops.includes('add host_svc 2'), 'DNS on the gateway, udp and tcp');
+  t.same(ops.slice(0, 2), ['create chain ws_a_out', 'create chain ws_a_in']);
+  t.ok(ops.indexOf('create out 1') > 1);
+  t.ok(ops.includes('create host_svc 2'), 'DNS on the gateway, udp and tcp');
 });
 
 t.test('an unchanged workspace needs no operation', async (t) => {
@@ -34,7 +34,7 @@ t.test('an unchanged workspace needs no operation', async (t) => {
 t.test('a port change touches only that workspace\'s port elements', async (t) => {
   const a = compile(ws('ws_a', { ingress_ports: [80, 443] }));
   const b = compile(ws('ws_a', { ingress_ports: [443, 3000] }));
-  t.same(summary(diffWorkspace('tbl', a, b)), ['delete in_port 2', 'add in_port 2']);
+  t.same(summary(diffWorkspace('tbl', a, b)), ['delete in_port 2', 'create in_port 2']);
 });
 
 t.test('turning the internet off flushes and refills the out chain', async (t) => {

@@ -133,7 +133,7 @@ t.test('a transaction the kernel refuses names the operation and changes nothing
   });
   t.equal(res.status, 500);
   t.equal(res.body.error, 'kernel_refused');
-  t.match(res.body.message, /add chain ws_d_out/);
+  t.match(res.body.message, /create chain ws_d_out/);
   t.match(res.body.message, /exists/i);
   t.equal(await lab.nft(['list', 'table', 'inet', 'workspace_netd']), before);
   t.equal((await api('GET', '/workspace/ws_d/network')).status, 404, 'not stored either');

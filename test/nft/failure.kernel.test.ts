@@ -134,3 +134,24 @@ t.test('a refused batch leaves the socket usable for the next one', async (t) =>
   t.same(next, { ok: true });
   t.ok((await sock.listTable('inet', T))?.chains.some((c) => c.name === 'ws2_out'));
 });
+
+t.test('create refuses an object that exists, where add adopts it', async (t) => {
+  const { sock } = fixture(t);
+  const before = await prepare(sock);
+  const eexist = { ok: false, errno: constants.errno.EEXIST, message: 'File exists' };
+
+  t.same(await sock.commit([{ op: 'add', kind: 'chain', ...at, name: 'ws1_out' }]), { ok: true });
+  t.same(await sock.commit([{ op: 'create', kind: 'chain', ...at, name: 'ws1_out' }]), {
+    ...eexist, index: 0,
+  });
+  t.same(await sock.commit([{ op: 'create', kind: 'table', family: 'inet', name: T }]), {
+    ...eexist, index: 0,
+  });
+  const existing: Op = {
+    op: 'create', kind: 'elements', ...at, set: 'ifaces', elements: [{ key: tap1 }],
+  };
+  t.same(await sock.commit([existing]), { ...eexist, index: 0 });
+  const rule = { op: 'create', kind: 'rule', ...at, chain: 'ws1_out', exprs: [] };
+  await t.rejects(sock.commit([rule as never]), TypeError, 'a rule cannot be created');
+  t.strictSame(normalize(await sock.listTable('inet', T)), before);
+});

@@ -52,16 +52,16 @@ export function applyOps(ops: Op[]): TableState {
   for (const op of ops) {
     if (op.kind === 'table') {
       const empty = { family: op.family, name: op.name, chains: [], sets: [] };
-      table = op.op === 'add' ? table ?? { ...empty, flags: op.flags ?? {} } : undefined;
+      table = op.op !== 'delete' ? table ?? { ...empty, flags: op.flags ?? {} } : undefined;
     } else if (op.kind === 'chain') {
       const t = need();
-      if (op.op === 'add' && !t.chains.some((c) => c.name === op.name)) {
+      if (op.op !== 'delete' && op.op !== 'flush' && !t.chains.some((c) => c.name === op.name)) {
         t.chains.push({ name: op.name, base: op.base, rules: [] });
       } else if (op.op === 'flush') chain(op.name).rules = [];
       else if (op.op === 'delete') t.chains = t.chains.filter((c) => c.name !== op.name);
     } else if (op.kind === 'set') {
       const t = need();
-      if (op.op === 'add') {
+      if (op.op !== 'delete') {
         if (!t.sets.some((s) => s.spec.name === op.set.name)) {
           t.sets.push({ spec: op.set, elements: [] });
         }
@@ -70,7 +70,7 @@ export function applyOps(ops: Op[]): TableState {
       const s = set(op.set);
       const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
       s.elements = s.elements.filter((e) => !op.elements.some((o) => same(o.key, e.key)));
-      if (op.op === 'add') s.elements.push(...op.elements);
+      if (op.op !== 'delete') s.elements.push(...op.elements);
     } else {
       chain(op.chain).rules.push({ handle: ++handle, exprs: op.exprs });
     }

@@ -3,7 +3,7 @@
  * as typed operations, for the renderer's unit and kernel tests.
  */
 import { be16, concat, ifname, ipv4, le32, u8 } from '../../../src/nft/bytes';
-import type { Element, Expr, Op, SetSpec, Verdict } from '../../../src/nft/types';
+import type { BaseChain, Element, Expr, Op, SetSpec, Verdict } from '../../../src/nft/types';
 import { NFT_DATA_VERDICT, TYPE } from './datatypes';
 
 const NFPROTO_IPV4 = 2;
@@ -143,7 +143,7 @@ export const RULES: Record<string, Expr[][]> = {
   ],
 };
 
-type Base = NonNullable<Extract<Op, { kind: 'chain'; op: 'add' }>['base']>;
+type Base = BaseChain;
 const filter = (hook: Base['hook'], priority = 0): Base =>
   ({ type: 'filter', hook, priority, policy: 'accept' });
 
