@@ -5,6 +5,7 @@
 // whose elements carry both NFTA_SET_ELEM_KEY and NFTA_SET_ELEM_KEY_END.
 #include "set.h"
 
+#include <libnftnl/udata.h>
 #include <linux/netfilter/nf_tables.h>
 
 #include "owned.h"
@@ -44,6 +45,27 @@ bool ReadFields(const Input& in, struct nftnl_set* set, bool* concat) {
          in.Fail("nftnl_set_set_data(NFTNL_SET_DESC_CONCAT) failed");
 }
 
+// nft's byte orders (nftables include/datatype.h: BYTEORDER_HOST_ENDIAN, _BIG_ENDIAN).
+const Named kByteorders[] = {{"host", 1}, {"big", 2}};
+
+// Writes SetSpec.keyByteorder as set userdata. The kernel ignores it; `nft list` reads it
+// to print keys (without it, an ifname key is taken as big endian and prints as "").
+bool ReadByteorder(const Input& in, struct nftnl_set* set) {
+  uint32_t order = 0;
+  if (!in.Choice(kByteorders, 2, &order)) {
+    return false;
+  }
+  struct nftnl_udata_buf* buf = nftnl_udata_buf_alloc(64);
+  if (!buf) {
+    return in.Fail("out of memory");
+  }
+  bool ok = nftnl_udata_put_u32(buf, NFTNL_UDATA_SET_KEYBYTEORDER, order) &&
+            nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(buf),
+                               nftnl_udata_buf_len(buf)) == 0;
+  nftnl_udata_buf_free(buf);
+  return ok || in.Fail("nftnl_set_set_data(NFTNL_SET_USERDATA) failed");
+}
+
 // Reads a SetSpec into set and the NFT_SET_* flags it implies.
 bool ReadSpec(const Input& spec, struct nftnl_set* set) {
   uint32_t keyType = 0;
@@ -55,7 +77,8 @@ bool ReadSpec(const Input& spec, struct nftnl_set* set) {
       !spec.Get("keyLen").U32(&keyLen, kDataMax) ||
       (spec.Has("fields") && !ReadFields(spec.Get("fields"), set, &concat)) ||
       (spec.Has("interval") && !spec.Get("interval").Bool(&interval)) ||
-      (spec.Has("constant") && !spec.Get("constant").Bool(&constant))) {
+      (spec.Has("constant") && !spec.Get("constant").Bool(&constant)) ||
+      (spec.Has("keyByteorder") && !ReadByteorder(spec.Get("keyByteorder"), set))) {
     return false;
   }
   if (keyLen == 0) {
@@ -83,6 +106,27 @@ bool ReadSpec(const Input& spec, struct nftnl_set* set) {
   }
   nftnl_set_set_u32(set, NFTNL_SET_FLAGS, flags);
   return true;
+}
+
+// The key byte order from the set's userdata, 0 when it has none.
+uint32_t KeyByteorder(const struct nftnl_set* set) {
+  if (!nftnl_set_is_set(set, NFTNL_SET_USERDATA)) {
+    return 0;
+  }
+  uint32_t len = 0;
+  const void* data = nftnl_set_get_data(set, NFTNL_SET_USERDATA, &len);
+  uint32_t order = 0;
+  nftnl_udata_parse(
+      data, len,
+      [](const struct nftnl_udata* attr, void* out) -> int {
+        if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_KEYBYTEORDER &&
+            nftnl_udata_len(attr) == sizeof(uint32_t)) {
+          *static_cast<uint32_t*>(out) = nftnl_udata_get_u32(attr);
+        }
+        return 0;
+      },
+      &order);
+  return order;
 }
 
 }  // namespace
@@ -146,6 +190,10 @@ Napi::Object DecodeSetSpec(Napi::Env env, const struct nftnl_set* set) {
   }
   if (flags & NFT_SET_CONSTANT) {
     spec.Set("constant", true);
+  }
+  uint32_t order = KeyByteorder(set);
+  if (order == 1 || order == 2) {
+    spec.Set("keyByteorder", order == 1 ? "host" : "big");
   }
   if (flags & NFT_SET_MAP) {
     uint32_t dataType = nftnl_set_get_u32(set, NFTNL_SET_DATA_TYPE);

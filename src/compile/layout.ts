@@ -60,10 +60,16 @@ export const KEYS = {
 
 function setSpecs(): SetSpec[] {
   return [
-    { name: SETS.ifaces, keyType: T.ifname, keyLen: 16 },
+    { name: SETS.ifaces, keyType: T.ifname, keyLen: 16, keyByteorder: 'host' },
     { name: SETS.src, keyType: concatType(T.ifname, T.ipv4), keyLen: 20, fields: [16, 4] },
-    { name: SETS.out, keyType: T.ifname, keyLen: 16, dataType: NFT_DATA_VERDICT, dataLen: 0 },
-    { name: SETS.in, keyType: T.ifname, keyLen: 16, dataType: NFT_DATA_VERDICT, dataLen: 0 },
+    {
+      name: SETS.out, keyType: T.ifname, keyLen: 16, keyByteorder: 'host',
+      dataType: NFT_DATA_VERDICT, dataLen: 0,
+    },
+    {
+      name: SETS.in, keyType: T.ifname, keyLen: 16, keyByteorder: 'host',
+      dataType: NFT_DATA_VERDICT, dataLen: 0,
+    },
     {
       name: SETS.egressNet, keyType: concatType(T.ifname, T.ipv4), keyLen: 20,
       fields: [16, 4], interval: true,

@@ -90,6 +90,8 @@ export interface SetSpec {
   fields?: number[];
   interval?: boolean;
   constant?: boolean;
+  /** how `nft list` should read the key (set userdata; the kernel ignores it) */
+  keyByteorder?: 'host' | 'big';
   /** a map: NFT_DATA_VERDICT (0xffffff00) for a verdict map, else a datatype */
   dataType?: number;
   dataLen?: number;

@@ -68,26 +68,24 @@ function notationOps(table: string): Op[] {
     meta('l4proto'), cmp('eq', u8(6)), payload('transport', 2, 2), cmp('eq', be16(80)),
     imm(1, ipv4('10.0.0.2')), imm(2, be16(8080)),
     { type: 'nat', nat: 'dnat', family: 'ip', addrReg: 1, protoReg: 2 }];
-  const range = (lo: string, hi: string) => ({ key: ipv4(lo), keyEnd: ipv4(hi) });
 
   return [
     { op: 'add', kind: 'table', family: 'inet', name: table },
-    { op: 'add', kind: 'set', ...at, set: { name: 'nets', keyType: TYPE.ipv4, keyLen: 4,
-      interval: true } },
+    // The daemon writes ranges only into concatenated sets; plain addresses here.
+    { op: 'add', kind: 'set', ...at, set: { name: 'nets', keyType: TYPE.ipv4, keyLen: 4 } },
     { op: 'add', kind: 'set', ...at, set: { name: 'protos', keyType: TYPE.inetProto,
       keyLen: 1 } },
     { op: 'add', kind: 'set', ...at, set: { name: 'ports', keyType: TYPE.inetService,
       keyLen: 2 } },
     { op: 'add', kind: 'set', ...at, set: { name: 'ports_by_if', keyType: TYPE.ifname,
-      keyLen: 16, dataType: NFT_DATA_VERDICT } },
+      keyLen: 16, keyByteorder: 'host', dataType: NFT_DATA_VERDICT } },
     { op: 'add', kind: 'chain', ...at, name: 'x' },
     { op: 'add', kind: 'chain', ...at, name: 'c', base: { type: 'filter', hook: 'forward',
       priority: 42, policy: 'drop' } },
     { op: 'add', kind: 'chain', ...at, name: 'n', base: { type: 'nat', hook: 'prerouting',
       priority: -95, policy: 'accept' } },
     { op: 'add', kind: 'elements', ...at, set: 'nets', elements: [
-      range('10.0.0.0', '10.255.255.255'), range('192.168.1.1', '192.168.1.1'),
-      range('3.0.0.0', '3.0.0.5')] },
+      '10.0.0.1', '192.168.1.1', '3.0.0.5'].map((a) => ({ key: ipv4(a) })) },
     { op: 'add', kind: 'elements', ...at, set: 'protos', elements: [u8(6), u8(17), u8(1)]
       .map((key) => ({ key })) },
     { op: 'add', kind: 'elements', ...at, set: 'ports', elements: [22, 53, 80, 443, 8080, 9990]
@@ -133,7 +131,7 @@ t.test('renderer notation in a fresh namespace', { skip: !root && 'needs root' }
       const addon = require('../../src/nft/addon') as {
         NftSocket: { open(o: { netns: string }): NftSocketLike | Promise<NftSocketLike> };
       };
-      const sock = await addon.NftSocket.open({ netns: ns });
+      const sock = await addon.NftSocket.open({ netns: `/run/netns/${ns}` });
       t.teardown(() => sock.close?.());
 
       for (const ops of [designOps('A'), notationOps('B')]) {

@@ -49,10 +49,16 @@ const IFACE_PORT = (((TYPE.ifname << 6) | TYPE.inetProto) << 6) | TYPE.inetServi
 
 /** The shared sets and maps of the design, by name. */
 export const SETS: Record<string, SetSpec> = {
-  ifaces: { name: 'ifaces', keyType: TYPE.ifname, keyLen: 16 },
+  ifaces: { name: 'ifaces', keyType: TYPE.ifname, keyLen: 16, keyByteorder: 'host' },
   src: { name: 'src', keyType: IFACE_IP, keyLen: 20, fields: [16, 4] },
-  out: { name: 'out', keyType: TYPE.ifname, keyLen: 16, dataType: NFT_DATA_VERDICT },
-  in: { name: 'in', keyType: TYPE.ifname, keyLen: 16, dataType: NFT_DATA_VERDICT },
+  out: {
+    name: 'out', keyType: TYPE.ifname, keyLen: 16, keyByteorder: 'host',
+    dataType: NFT_DATA_VERDICT,
+  },
+  in: {
+    name: 'in', keyType: TYPE.ifname, keyLen: 16, keyByteorder: 'host',
+    dataType: NFT_DATA_VERDICT,
+  },
   egress_net: { name: 'egress_net', keyType: IFACE_IP, keyLen: 20, fields: [16, 4],
     interval: true },
   egress_port: { name: 'egress_port', keyType: IFACE_PORT, keyLen: 24, fields: [16, 1, 2] },
