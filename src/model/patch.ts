@@ -29,8 +29,10 @@ export function applyPatch(policy: NetworkPolicy, patch: NetworkPatch): NetworkP
     next.outbound_mode = 'managed';
     next.custom_proxy = null;
   } else if (patch.outbound_mode === 'custom' && patch.custom_proxy) {
+    // The credentials go to the secret store, never into the stored policy.
+    const { host, port, protocol, username } = patch.custom_proxy;
     next.outbound_mode = 'custom';
-    next.custom_proxy = { ...patch.custom_proxy };
+    next.custom_proxy = { host, port, protocol, has_credentials: username !== null };
   }
   return next;
 }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { type Cidr, cidrContains, parseCidr, parseIpv4 } from '../net/ipv4';
-import type { CustomProxy } from './types';
+import type { ProxyRequest } from './types';
 import { type Checked, coded, fail, isIntegerIn, jsonObject, pass, show } from './checks';
 
 /**
@@ -44,9 +44,14 @@ export const MAX_CREDENTIAL_LENGTH = 255;
 const CREDENTIAL = /^[\x21-\x7e]+$/;
 const CREDENTIAL_FORBIDDEN = /[:@/?]/;
 
-/** The reserved range (as CIDR text) that holds `address`, or null if it is public. */
+/**
+ * The reserved range (as CIDR text) that holds `address`, or null if it is public. The
+ * most specific one is named: 255.255.255.255 is the broadcast address before it is 240/4.
+ */
 export function reservedRangeOf(address: number): string | null {
-  return RESERVED.find((range) => cidrContains(range.cidr, address))?.text ?? null;
+  const holding = RESERVED.filter((range) => cidrContains(range.cidr, address));
+  holding.sort((a, b) => b.cidr.prefix - a.cidr.prefix);
+  return holding[0]?.text ?? null;
 }
 
 function checkHost(value: unknown): Checked<string> {
@@ -107,7 +112,7 @@ export const customProxySchema = jsonObject(SHAPE, 'missing_custom_proxy')
       .strict(),
   )
   .transform(
-    (proxy): CustomProxy => ({
+    (proxy): ProxyRequest => ({
       host: proxy.host,
       port: proxy.port,
       protocol: proxy.protocol ?? 'http',
@@ -117,7 +122,7 @@ export const customProxySchema = jsonObject(SHAPE, 'missing_custom_proxy')
   );
 
 /** Why a structurally valid proxy's credentials do not pair up, or null when they do. */
-export function credentialsProblem(proxy: CustomProxy): string | null {
+export function credentialsProblem(proxy: ProxyRequest): string | null {
   if (proxy.username !== null && proxy.password === null) {
     return 'custom_proxy.username is set without custom_proxy.password; send both or neither';
   }

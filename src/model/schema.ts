@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ApiError } from '../api/errors';
 import { parseIpv4 } from '../net/ipv4';
-import type { CustomProxy, Plan } from './types';
+import type { Plan, ProxyRequest } from './types';
 import { classifyEgress } from './egress';
 import { credentialsProblem, customProxySchema } from './proxy';
 import { coded, fail, isIntegerIn, jsonBoolean, jsonObject, list, pass, show } from './checks';
@@ -49,7 +49,7 @@ export interface NetworkPatch {
   egress_ports?: number[];
   private_link_ids?: string[];
   outbound_mode?: 'managed' | 'custom';
-  custom_proxy?: CustomProxy;
+  custom_proxy?: ProxyRequest;
 }
 
 /** True when `text` is a valid workspace id. */

@@ -6,8 +6,26 @@
 /** The plans a workspace owner can be on. */
 export type Plan = 'free' | 'hobby' | 'pro' | 'scale' | 'enterprise';
 
-/** A user's own outbound proxy, as stored (the password never leaves the daemon). */
+/**
+ * A user's own outbound proxy, as stored with the policy. Its username and password live
+ * apart, in the proxy secret store (src/proxy/secrets.ts), so that the desired state can
+ * be logged, returned and written without them.
+ */
 export interface CustomProxy {
+  host: string;
+  port: number;
+  protocol: 'http' | 'https';
+  has_credentials: boolean;
+}
+
+/** Basic credentials for a proxy's Proxy-Authorization header. */
+export interface ProxyCredentials {
+  username: string;
+  password: string;
+}
+
+/** A custom proxy as a request sends it: the stored fields and its credentials, if any. */
+export interface ProxyRequest {
   host: string;
   port: number;
   protocol: 'http' | 'https';

@@ -79,7 +79,7 @@ export function networkView(
       host: proxy.host,
       port: proxy.port,
       protocol: proxy.protocol,
-      has_credentials: proxy.username !== null && proxy.password !== null,
+      has_credentials: proxy.has_credentials,
     },
     private_links: resolveLinks(workspace, registry).map(linkView),
   };

@@ -9,6 +9,7 @@ const proxy = {
   username: null,
   password: null,
 };
+const withoutCredentials = { host: proxy.host, port: proxy.port, protocol: proxy.protocol };
 
 t.test('an empty patch changes nothing', async (t) => {
   const policy = defaultPolicy();
@@ -60,11 +61,15 @@ t.test('turning the internet back on keeps egress empty (everything allowed)', a
   t.same(on.egress, []);
 });
 
-t.test('outbound_mode custom stores a copy of the proxy; managed forgets it', async (t) => {
+t.test('custom stores the proxy without its credentials; managed forgets it', async (t) => {
   const custom = applyPatch(defaultPolicy(), { outbound_mode: 'custom', custom_proxy: proxy });
   t.equal(custom.outbound_mode, 'custom');
-  t.same(custom.custom_proxy, proxy);
-  t.not(custom.custom_proxy, proxy, 'a copy');
+  t.strictSame(custom.custom_proxy, { ...withoutCredentials, has_credentials: false });
+
+  const secret = { ...proxy, username: 'u', password: 'hunter2' };
+  const authed = applyPatch(defaultPolicy(), { outbound_mode: 'custom', custom_proxy: secret });
+  t.strictSame(authed.custom_proxy, { ...withoutCredentials, has_credentials: true });
+  t.notMatch(JSON.stringify(authed), /hunter2|"u"/, 'the secret store keeps them');
 
   const managed = applyPatch(custom, { outbound_mode: 'managed' });
   t.equal(managed.outbound_mode, 'managed');
