@@ -23,6 +23,8 @@ constexpr size_t kElementMax = 1024;
 constexpr size_t kMessageBound = 1024 + kNestLimit + kElementMax;
 // Far above any real set, and it keeps the nest index inside an int.
 constexpr uint32_t kMaxElements = 1u << 22;
+// A week in ms: longer than any DNS answer the daemon keeps (RFC 8767 caps TTLs at 7 days).
+constexpr uint32_t kTimeoutMax = 7u * 24 * 3600 * 1000;
 
 // Reads one Element into an nftnl_set_elem. A delete needs only the key (and closing
 // key), so the value of a map element is read for adds only.
@@ -45,6 +47,19 @@ bool ReadElement(const Input& in, bool adding, struct nftnl_set_elem* elem) {
   }
   if (!adding) {
     return true;
+  }
+
+  // NFTA_SET_ELEM_TIMEOUT, in ms; adding an element again with a timeout restarts its
+  // clock (the kernel updates the expiration of an existing element).
+  if (in.Has("timeout")) {
+    uint32_t ms = 0;
+    if (!in.Get("timeout").U32(&ms, kTimeoutMax)) {
+      return false;
+    }
+    if (ms == 0) {
+      return in.Get("timeout").Fail("a timeout is at least 1 ms");
+    }
+    nftnl_set_elem_set_u64(elem, NFTNL_SET_ELEM_TIMEOUT, ms);
   }
 
   if (in.Has("verdict")) {
@@ -169,6 +184,16 @@ Napi::Object DecodeElement(Napi::Env env, struct nftnl_set_elem* elem) {
     Napi::Value verdict = DecodeVerdict(env, code, chain);
     out.Set(verdict.IsEmpty() ? "unknown" : "verdict",
             verdict.IsEmpty() ? Napi::Boolean::New(env, true) : verdict);
+  }
+
+  // Both in ms: the element's timeout and the time it has left.
+  if (nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_TIMEOUT)) {
+    uint64_t ms = nftnl_set_elem_get_u64(elem, NFTNL_SET_ELEM_TIMEOUT);
+    out.Set("timeout", Napi::Number::New(env, static_cast<double>(ms)));
+  }
+  if (nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_EXPIRATION)) {
+    uint64_t ms = nftnl_set_elem_get_u64(elem, NFTNL_SET_ELEM_EXPIRATION);
+    out.Set("expires", Napi::Number::New(env, static_cast<double>(ms)));
   }
 
   // A single-field interval set (rbtree) closes a range with a separate element

@@ -72,12 +72,14 @@ bool ReadSpec(const Input& spec, struct nftnl_set* set) {
   uint32_t keyLen = 0;
   bool interval = false;
   bool constant = false;
+  bool timeout = false;
   bool concat = false;
   if (!spec.Object() || !spec.Get("keyType").U32(&keyType, UINT32_MAX) ||
       !spec.Get("keyLen").U32(&keyLen, kDataMax) ||
       (spec.Has("fields") && !ReadFields(spec.Get("fields"), set, &concat)) ||
       (spec.Has("interval") && !spec.Get("interval").Bool(&interval)) ||
       (spec.Has("constant") && !spec.Get("constant").Bool(&constant)) ||
+      (spec.Has("timeout") && !spec.Get("timeout").Bool(&timeout)) ||
       (spec.Has("keyByteorder") && !ReadByteorder(spec.Get("keyByteorder"), set))) {
     return false;
   }
@@ -86,7 +88,7 @@ bool ReadSpec(const Input& spec, struct nftnl_set* set) {
   }
 
   uint32_t flags = (interval ? NFT_SET_INTERVAL : 0) | (constant ? NFT_SET_CONSTANT : 0) |
-                   (concat ? NFT_SET_CONCAT : 0);
+                   (timeout ? NFT_SET_TIMEOUT : 0) | (concat ? NFT_SET_CONCAT : 0);
   nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, keyType);
   nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, keyLen);
 
@@ -190,6 +192,9 @@ Napi::Object DecodeSetSpec(Napi::Env env, const struct nftnl_set* set) {
   }
   if (flags & NFT_SET_CONSTANT) {
     spec.Set("constant", true);
+  }
+  if (flags & NFT_SET_TIMEOUT) {
+    spec.Set("timeout", true);
   }
   uint32_t order = KeyByteorder(set);
   if (order == 1 || order == 2) {

@@ -90,6 +90,8 @@ export interface SetSpec {
   fields?: number[];
   interval?: boolean;
   constant?: boolean;
+  /** elements may carry a timeout (NFT_SET_TIMEOUT) */
+  timeout?: boolean;
   /** how `nft list` should read the key (set userdata; the kernel ignores it) */
   keyByteorder?: 'host' | 'big';
   /** a map: NFT_DATA_VERDICT (0xffffff00) for a verdict map, else a datatype */
@@ -103,6 +105,10 @@ export interface Element {
   keyEnd?: Uint8Array;
   verdict?: Verdict;
   data?: Uint8Array;
+  /** ms until the kernel drops it, in a timeout set; adding it again restarts the clock */
+  timeout?: number;
+  /** read back only: ms the element has left */
+  expires?: number;
 }
 
 /** NFT_TABLE_F_* flags the daemon may set. */
