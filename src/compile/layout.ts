@@ -27,6 +27,8 @@ export const SETS = {
   out: 'out',
   in: 'in',
   egressNet: 'egress_net',
+  /** addresses the daemon's DNS learned for egress names; elements time out (src/dns) */
+  egressLearned: 'egress_learned',
   egressPort: 'egress_port',
   inPort: 'in_port',
   linkSrc: 'link_src',
@@ -73,6 +75,10 @@ function setSpecs(): SetSpec[] {
     {
       name: SETS.egressNet, keyType: concatType(T.ifname, T.ipv4), keyLen: 20,
       fields: [16, 4], interval: true,
+    },
+    {
+      name: SETS.egressLearned, keyType: concatType(T.ifname, T.ipv4), keyLen: 20,
+      fields: [16, 4], timeout: true,
     },
     {
       name: SETS.egressPort, keyType: concatType(T.ifname, T.proto, T.service), keyLen: 24,

@@ -5,7 +5,7 @@
 import type { Element, Expr } from '../nft/types';
 import type { Workspace } from '../model/types';
 import { concat, ifname, ipv4, be16, u8 } from '../nft/bytes';
-import { egressRanges } from '../model/egress';
+import { egressRanges, hasEgressNames } from '../model/egress';
 import { formatIpv4 } from '../net/ipv4';
 import {
   accept, drop, goTo, inCidr, ipDaddr, isIpv4, lookup, match, meta, ret, thDport,
@@ -78,10 +78,13 @@ function outRules(ws: Workspace, o: CompileOptions): Expr[][] {
   const rules: Expr[][] = [[...isIpv4(), ...inCidr(ipDaddr, net, len), ret()]];
   if (!p.allow_internet) return [...rules, [goTo(CHAINS.refuse)]];
 
-  // Names on the egress list open nothing here; DNS-aware egress adds their addresses.
+  // Refused unless a listed address or CIDR admits it, or, with names on the list, an
+  // address the daemon's DNS learned for them (egress_learned: tap . ip, timed out).
   if (p.egress.length > 0) {
     const toEgress = lookup(KEYS.ifaceDst, SETS.egressNet, true);
-    rules.push([...isIpv4(), ...toEgress, goTo(CHAINS.refuse)]);
+    const learned = hasEgressNames(p.egress)
+      ? lookup(KEYS.ifaceDst, SETS.egressLearned, true) : [];
+    rules.push([...isIpv4(), ...toEgress, ...learned, goTo(CHAINS.refuse)]);
   }
   if (p.egress_ports.length > 0) {
     rules.push([...lookup(KEYS.egressPort, SETS.egressPort, true), goTo(CHAINS.refuse)]);

@@ -61,6 +61,7 @@ function flagWords(spec: SetSpec): string[] {
   const words: string[] = [];
   if (spec.constant) words.push('constant');
   if (spec.interval) words.push('interval');
+  if (spec.timeout) words.push('timeout');
   return words;
 }
 
