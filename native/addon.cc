@@ -2,11 +2,13 @@
 #include <napi.h>
 
 #include "nft_socket.h"
+#include "route.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NftSocket", nftnapi::NftSocket::Define(env));
+  exports.Set("RouteSocket", nftnapi::RouteSocket::Define(env));
   return exports;
 }
 

@@ -23,6 +23,8 @@ struct Tuple {
   uint32_t dst = 0;
   uint16_t sport = 0;
   uint16_t dport = 0;
+  // The reply tuple's destination: where src was translated to, if it was (ctList only).
+  uint32_t replyDst = 0;
 };
 
 // Deletes sent per sendmsg; their acks fit the receive buffer many times over.
@@ -61,7 +63,22 @@ void EachNested(const struct nlattr* nest, Fn fn) {
   }
 }
 
-// Reads CTA_TUPLE_ORIG of one conntrack message; false for a non-IPv4 entry.
+// Reads the IPv4 destination of a CTA_TUPLE_REPLY nest.
+void ParseReplyDst(const struct nlattr* reply, uint32_t* dst) {
+  EachNested(reply, [&](uint16_t type, const struct nlattr* a) {
+    if (type != CTA_TUPLE_IP) {
+      return;
+    }
+    EachNested(a, [&](uint16_t ip, const struct nlattr* b) {
+      if (ip == CTA_IP_V4_DST && mnl_attr_get_payload_len(b) == 4) {
+        *dst = mnl_attr_get_u32(b);
+      }
+    });
+  });
+}
+
+// Reads CTA_TUPLE_ORIG (and the reply's destination) of one conntrack message; false
+// for a non-IPv4 entry.
 bool ParseTuple(const struct nlmsghdr* nlh, Tuple* t) {
   bool v4 = false;
   auto* attr = static_cast<const struct nlattr*>(
@@ -70,6 +87,10 @@ bool ParseTuple(const struct nlmsghdr* nlh, Tuple* t) {
              static_cast<int>(MNL_ALIGN(sizeof(struct nfgenmsg)));
   for (; mnl_attr_ok(attr, left); attr = mnl_attr_next(attr)) {
     left -= static_cast<int>(MNL_ALIGN(attr->nla_len));
+    if (mnl_attr_get_type(attr) == CTA_TUPLE_REPLY) {
+      ParseReplyDst(attr, &t->replyDst);
+      continue;
+    }
     if (mnl_attr_get_type(attr) != CTA_TUPLE_ORIG) {
       continue;
     }
@@ -185,6 +206,8 @@ class CtListWorker : public Napi::AsyncWorker {
       o.Set("dst", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t.dst), 4));
       o.Set("sport", ntohs(t.sport));
       o.Set("dport", ntohs(t.dport));
+      o.Set("replyDst",
+            Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t.replyDst), 4));
       out.Set(i, o);
     }
     deferred_.Resolve(out);

@@ -101,14 +101,21 @@ export class NftSocket {
   /** The IPv4 conntrack entries, by original-direction tuple. */
   async ctList(): Promise<CtTuple[]> {
     const raw = await settle(() => this.native.ctList());
-    return raw.map((t) => ({ ...t, src: dottedQuad(t.src), dst: dottedQuad(t.dst) }));
+    return raw.map((t) => ({
+      ...t,
+      src: dottedQuad(t.src),
+      dst: dottedQuad(t.dst),
+      replyDst: t.replyDst && dottedQuad(t.replyDst),
+    }));
   }
 
   /** Deletes entries by original tuple (TCP, UDP, UDP-Lite, SCTP, DCCP); returns how many. */
   ctDelete(tuples: CtTuple[]): Promise<number> {
     return settle(() => {
       const raw = tuples.map((t, i) => ({
-        ...t,
+        proto: t.proto,
+        sport: t.sport,
+        dport: t.dport,
         src: addressBytes(t.src, `tuples[${i}].src`),
         dst: addressBytes(t.dst, `tuples[${i}].dst`),
       }));
@@ -129,6 +136,8 @@ interface NativeTuple {
   dst: Uint8Array;
   sport: number;
   dport: number;
+  /** the reply direction's destination (ctList only) */
+  replyDst?: Uint8Array;
 }
 
 /** The addon's class, as compiled in native/nft_socket.cc. */
@@ -149,6 +158,11 @@ interface NativeError extends Error {
 }
 
 let native: { NftSocket: new (netns?: string) => NativeSocket } | undefined;
+
+/** The addon's module, for the other classes it exports (src/route/socket.ts). */
+export function loadAddon(): Record<string, unknown> {
+  return load() as unknown as Record<string, unknown>;
+}
 
 /** Loads the addon on first use, from the build directory at the package root. */
 function load(): NonNullable<typeof native> {

@@ -181,4 +181,9 @@ export interface CtTuple {
   /** 0 for protocols without ports */
   sport: number;
   dport: number;
+  /**
+   * Where the peer sends its replies (the reply tuple's destination, as ctList reads it):
+   * the address `src` was translated to by snat or masquerade, else `src` itself.
+   */
+  replyDst?: string;
 }
