@@ -112,7 +112,8 @@ t.test('port and protocol', async (t) => {
 });
 
 t.test('credentials: printable ASCII without : @ / ? or whitespace, both or neither', async (t) => {
-  const bad = ['a:b', 'a@b', 'a/b', 'a?b', 'a b', 'a\tb', 'a\nb', '\u007f', 'é', '', 'x'.repeat(256)];
+  const bad = ['a:b', 'a@b', 'a/b', 'a?b', 'a b', 'a\tb', 'a\nb', '\u007f', 'é', '',
+    'x'.repeat(256)];
   for (const value of bad) {
     const label = JSON.stringify(value);
     refuses(t, send({ ...proxy, username: value, password: 'p' }),
