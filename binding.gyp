@@ -18,6 +18,8 @@
         "native/verdict.cc",
         "native/readback.cc",
         "native/conntrack.cc",
+        "native/monitor.cc",
+        "native/notify.cc",
         "native/route.cc",
         "native/route_io.cc",
         "native/route_msg.cc",

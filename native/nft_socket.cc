@@ -16,6 +16,7 @@ Napi::Function NftSocket::Define(Napi::Env env) {
                          InstanceMethod<&NftSocket::CtList>("ctList"),
                          InstanceMethod<&NftSocket::CtDelete>("ctDelete"),
                          InstanceMethod<&NftSocket::Close>("close"),
+                         InstanceMethod<&NftSocket::PortId>("portId"),
                      });
 }
 
@@ -108,6 +109,16 @@ Napi::Value NftSocket::Close(const Napi::CallbackInfo& info) {
   // the commit socket (NFT_TABLE_F_OWNER) goes with it unless it is persistent.
   nl_.reset();
   return info.Env().Undefined();
+}
+
+Napi::Value NftSocket::PortId(const Napi::CallbackInfo& info) {
+  // The commit socket's netlink port: nf_tables notifications of this socket's
+  // commits carry it as nlmsg_pid, which tells the daemon's changes from others'.
+  std::shared_ptr<Netlink> nl = Sockets(info.Env(), "portId");
+  if (!nl) {
+    return info.Env().Undefined();
+  }
+  return Napi::Number::New(info.Env(), mnl_socket_get_portid(nl->commit()));
 }
 
 }  // namespace nftnapi

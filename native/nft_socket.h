@@ -11,7 +11,7 @@
 namespace nftnapi {
 
 // new NftSocket(netnsPath?), commit(ops), listTable(family, name), ctList(),
-// ctDelete(tuples), close(). Encoding happens in the call; I/O on the libuv pool.
+// ctDelete(tuples), close(), portId(). Encoding happens in the call; I/O on the libuv pool.
 class NftSocket : public Napi::ObjectWrap<NftSocket> {
  public:
   // The constructor function to export.
@@ -25,6 +25,7 @@ class NftSocket : public Napi::ObjectWrap<NftSocket> {
   Napi::Value CtList(const Napi::CallbackInfo& info);
   Napi::Value CtDelete(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value PortId(const Napi::CallbackInfo& info);
 
   // The sockets, or a thrown error when closed.
   std::shared_ptr<Netlink> Sockets(Napi::Env env, const char* method);

@@ -127,6 +127,11 @@ export class NftSocket {
   close(): void {
     this.native.close();
   }
+
+  /** The commit socket's netlink port id: the nlmsg_pid of its commits' notifications. */
+  portId(): number {
+    return rethrow(() => this.native.portId());
+  }
 }
 
 /** A tuple as the addon exchanges it: addresses as 4 bytes in network order. */
@@ -147,6 +152,7 @@ interface NativeSocket {
   ctList(): Promise<NativeTuple[]>;
   ctDelete(tuples: NativeTuple[]): Promise<number>;
   close(): void;
+  portId(): number;
 }
 
 /** The error the addon throws for a failing call (native/errors.cc). */
@@ -165,7 +171,7 @@ export function loadAddon(): Record<string, unknown> {
 }
 
 /** Loads the addon on first use, from the build directory at the package root. */
-function load(): NonNullable<typeof native> {
+export function load(): NonNullable<typeof native> {
   if (native !== undefined) {
     return native;
   }
