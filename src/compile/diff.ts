@@ -51,7 +51,12 @@ export function diffWorkspace(
 function elementDelta(from: CompiledWorkspace, to: CompiledWorkspace): [string, Element[]][] {
   const out: [string, Element[]][] = [];
   for (const [set, els] of to.elements) {
-    const have = new Set((from.elements.get(set) ?? []).map(elementId));
+    // A set `from` has nothing in (every set of a cold build) needs no identities.
+    if (!from.elements.get(set)?.length) {
+      if (els.length > 0) out.push([set, els]);
+      continue;
+    }
+    const have = new Set(from.elements.get(set)!.map(elementId));
     const missing = els.filter((e) => !have.has(elementId(e)));
     if (missing.length > 0) out.push([set, missing]);
   }

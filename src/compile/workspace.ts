@@ -39,8 +39,11 @@ export function compileWorkspace(
   if (ws.interface === null) return out;
   const tap = ifname(ws.interface);
   const p = ws.network;
-  const add = (set: string, ...els: Element[]) =>
-    out.elements.set(set, [...(out.elements.get(set) ?? []), ...els]);
+  const add = (set: string, ...els: Element[]) => {
+    const list = out.elements.get(set);
+    if (list) list.push(...els);
+    else out.elements.set(set, els);
+  };
 
   add(SETS.ifaces, { key: tap });
   add(SETS.src, { key: concat(tap, ipv4(ws.ip)) });

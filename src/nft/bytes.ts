@@ -16,7 +16,11 @@ export function ifname(name: string): Uint8Array {
 
 /** A dotted-quad IPv4 address as 4 bytes in network order. */
 export function ipv4(addr: string): Uint8Array {
-  return Uint8Array.from(addr.split('.').map(Number));
+  const parts = addr.split('.');
+  // Uint8Array.of with four arguments: .from() over an array is several times slower, and
+  // the compiler encodes tens of addresses per workspace.
+  if (parts.length === 4) return Uint8Array.of(+parts[0], +parts[1], +parts[2], +parts[3]);
+  return Uint8Array.from(parts.map(Number));
 }
 
 /** A 16-bit port or number in network order. */
