@@ -14,8 +14,11 @@ import { PLANS, isInterfaceName } from './model/schema';
 export interface Zone {
   ip: string;
   country_code: string;
-  /** the IPv4 next hop through which traffic from this ip leaves */
-  host: string;
+  /**
+   * the IPv4 next hop through which traffic from this ip leaves; null lists the address
+   * while it cannot be applied yet (seed: zone_missing_host)
+   */
+  host: string | null;
 }
 
 /** The daemon's configuration, every key present. */
@@ -70,7 +73,8 @@ const zone = z
     {
       ip: ipv4,
       country_code: text().regex(/^[A-Z]{2}$/, 'must be two capital letters (ISO 3166-1)'),
-      host: ipv4,
+      // Null, not absent: a zone without its next hop is written down on purpose.
+      host: ipv4.nullable(),
     },
     { invalid_type_error: 'must be an object { ip, country_code, host }' },
   )

@@ -11,6 +11,8 @@ import { KernelEnforcer } from './enforce/kernel';
 import { WorkspaceRegistry } from './service/registry';
 import { buildServer, listenOnSocket } from './api/server';
 import { formatIpv4, parseCidr } from './net/ipv4';
+import { RouteSocket } from './route/socket';
+import { OutboundRouter } from './outbound/router';
 
 function readConfig(): Config {
   const { values } = parseArgs({ options: { config: { type: 'string' } }, strict: true });
@@ -30,15 +32,19 @@ async function main(): Promise<void> {
   if (!net.ok) throw new Error('config: workspace_network must be an IPv4 CIDR');
 
   const nl = NftSocket.open();
+  const rt = RouteSocket.open();
+  const workspaceNet = { net: formatIpv4(net.cidr.base), len: net.cidr.prefix };
   const enforcer = new KernelEnforcer(nl, {
     table: config.table,
     uplink: config.uplink,
     workspaceNet: { net: formatIpv4(net.cidr.base), len: net.cidr.prefix },
     runtimeApiPort: config.runtime_api_port,
-  }, log);
+    zones: config.zones,
+  }, log, new OutboundRouter(rt, { zones: config.zones, workspaceNet }, log));
   const registry = new WorkspaceRegistry({
     enforcer,
     customProxyPlans: config.custom_proxy_plans,
+    zones: config.zones,
     workspaceNetwork: config.workspace_network,
     logger: log,
   });
@@ -55,6 +61,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping; rules stay in the kernel');
     app.close().finally(() => {
       nl.close();
+      rt.close();
       process.exit(0);
     });
   };

@@ -5,7 +5,7 @@
 import type { BaseChain, Expr, Family, Op, SetSpec } from '../nft/types';
 import {
   accept, ctEstablished, drop, goTo, inCidr, ipDaddr, ipSaddr, isIpv4, lookup, match, meta,
-  thDport, vmap, IPPROTO_TCP, NFPROTO_IPV4, Loader,
+  thDport, vmap, IPPROTO_TCP, NFPROTO_IPV4, Loader, REG_1,
 } from './expr';
 import { u8, ifname } from '../nft/bytes';
 
@@ -33,6 +33,7 @@ export const SETS = {
   inPort: 'in_port',
   linkSrc: 'link_src',
   hostSvc: 'host_svc',
+  outboundIp: 'outbound_ip',
 } as const;
 
 /** The fixed chains. Workspace chains are `<id>_out` and `<id>_in`. */
@@ -93,6 +94,8 @@ function setSpecs(): SetSpec[] {
       name: SETS.hostSvc, keyType: concatType(T.ifname, T.ipv4, T.proto, T.service),
       keyLen: 28, fields: [16, 4, 1, 2],
     },
+    // workspace ip : dedicated outbound ip (src/outbound); the snat rule's map
+    { name: SETS.outboundIp, keyType: T.ipv4, keyLen: 4, dataType: T.ipv4, dataLen: 4 },
   ];
 }
 
@@ -151,7 +154,7 @@ function fixedRules(o: LayoutOptions): Record<string, Expr[][]> {
       [...ctEstablished(), accept()],
       vmap(meta('oifname'), SETS.in),
     ],
-    [CHAINS.postrouting]: [[
+    [CHAINS.postrouting]: [outboundSnat(net, len), [
       ...match(meta('oifname'), 'eq', ifname(o.uplink)),
       ...isIpv4(),
       ...inCidr(ipSaddr, net, len),
@@ -164,6 +167,21 @@ function fixedRules(o: LayoutOptions): Record<string, Expr[][]> {
       [{ type: 'reject', kind: 'icmpx', code: 'admin-prohibited' }],
     ],
   };
+}
+
+/**
+ * `ip daddr != NET snat ip to ip saddr map @outbound_ip`: a workspace with a dedicated
+ * address leaves with it; the others miss the map and fall through to the masquerade.
+ * Not tied to the uplink: the zone's routing table picks the link (src/outbound/routes).
+ */
+function outboundSnat(net: string, len: number): Expr[] {
+  return [
+    ...isIpv4(),
+    ...inCidr(ipDaddr, net, len, true),
+    ipSaddr.load(REG_1),
+    { type: 'lookup', sreg: REG_1, set: SETS.outboundIp, dreg: REG_1 },
+    { type: 'nat', nat: 'snat', family: 'ip', addrReg: REG_1 },
+  ];
 }
 
 export { goTo };

@@ -13,11 +13,15 @@ import {
 } from './expr';
 import { CHAINS, KEYS, SETS, inChain, outChain } from './layout';
 import { resolveLinks } from '../model/links';
+import type { Zone } from '../config';
+import { appliedZone } from '../outbound/pool';
 
 /** What the compiler needs of the host's configuration. */
 export interface CompileOptions {
   workspaceNet: { net: string; len: number };
   runtimeApiPort: number;
+  /** the outbound IP pool (config zones); none: every workspace masquerades */
+  zones?: readonly Zone[];
 }
 
 /** A workspace's chains (name to rules) and elements (set name to elements). */
@@ -68,6 +72,8 @@ export function compileWorkspace(
   for (const link of resolveLinks(ws, registry)) {
     add(SETS.linkSrc, { key: concat(tap, ipv4(link.ip)) });
   }
+  const zone = appliedZone(ws, o.zones ?? []);
+  if (zone) add(SETS.outboundIp, { key: ipv4(ws.ip), data: ipv4(zone.ip) });
 
   out.chains.set(outChain(ws.id), outRules(ws, o));
   out.chains.set(inChain(ws.id), inRules(ws, o));

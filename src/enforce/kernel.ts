@@ -12,6 +12,9 @@ import { FAMILY, skeleton, LayoutOptions } from '../compile/layout';
 import { describeOp, hintFor } from './describe';
 import { stillAllowed } from '../policy/connections';
 import { cidrRange, parseIpv4 } from '../net/ipv4';
+import type { OutboundRouter } from '../outbound/router';
+import type { RoutingPlan } from '../outbound/routes';
+import { translatedAway } from '../outbound/connections';
 
 /** The part of the netlink addon the enforcer uses. */
 export interface Netlink {
@@ -34,6 +37,8 @@ export class KernelEnforcer implements Enforcer {
     private readonly nl: Netlink,
     private readonly o: KernelOptions,
     private readonly log: Logger,
+    /** the policy routing of dedicated outbound IPs; none: every workspace masquerades */
+    private readonly router: OutboundRouter | null = null,
   ) {}
 
   /** Replaces the table with the skeleton and `registry`'s workspaces, atomically. */
@@ -50,7 +55,8 @@ export class KernelEnforcer implements Enforcer {
       for (const c of compiled) {
         for (const op of diffWorkspace(this.o.table, null, c)) (ops.push(op), owners.push(c.id));
       }
-      await this.commit(ops, owners);
+      const routing = await this.router?.reconcile(registry);
+      await this.withRoutes(routing, () => this.commit(ops, owners));
       this.applied.clear();
       for (const c of compiled) this.applied.set(c.id, c);
       this.started = true;
@@ -74,7 +80,9 @@ export class KernelEnforcer implements Enforcer {
         }
         next.set(id, compiled);
       }
-      if (ops.length > 0) await this.commit(ops, owners);
+      await this.withRoutes(this.router?.plan(changes), async () => {
+        if (ops.length > 0) await this.commit(ops, owners);
+      });
 
       for (const [id, c] of next) {
         if (c) this.applied.set(id, c);
@@ -90,6 +98,23 @@ export class KernelEnforcer implements Enforcer {
   async healthy(): Promise<boolean> {
     // TODO(#7): compare the kernel's table with the desired state, not only the start.
     return this.started;
+  }
+
+  /**
+   * Routes first, then the table: the plan's rules and routes are sent (undone op by op
+   * when the kernel refuses one), then `commitTable` runs; when that is refused the routes
+   * are undone as well. A failure at any step leaves neither side half done.
+   */
+  private async withRoutes(plan: RoutingPlan | undefined, commitTable: () => Promise<void>) {
+    if (!plan || !this.router) return commitTable();
+    await this.router.apply(plan);
+    try {
+      await commitTable();
+    } catch (err) {
+      await this.router.undo(plan);
+      throw err;
+    }
+    this.router.keep(plan);
   }
 
   private async commit(ops: Op[], owners: (string | null)[]): Promise<void> {
@@ -117,6 +142,7 @@ export class KernelEnforcer implements Enforcer {
       const tuples = await this.nl.ctList();
       const doomed = tuples.filter((t) =>
         changes.some(({ prev, next }) => {
+          if (translatedAway({ prev, next }, t, this.o.zones ?? [])) return true;
           if (prev && (t.src === prev.ip || t.dst === prev.ip) && (!next || next.ip !== prev.ip)) {
             return true;
           }

@@ -59,15 +59,6 @@ t.test('bad JSON, an empty JSON body, a missing body, a poisoned body', async (t
   t.equal(api.enforcer.calls.length, 1);
 });
 
-t.test('the outbound IP routes are registered and answer not_implemented', async (t) => {
-  const api = testApi();
-  for (const [method, url] of [['POST', '/workspace/ws_a/network/ip'],
-    ['DELETE', '/workspace/ws_a/network/ip'], ['GET', '/zone/mine']] as const) {
-    isRefusal(t, await api.call(method, url, method === 'POST' ? { ip: '1.2.3.4' } : undefined),
-      'not_implemented', /dedicated outbound IPs/);
-  }
-});
-
 t.test('healthz follows the enforcer', async (t) => {
   const api = testApi();
   const ready = await api.call('GET', '/healthz');

@@ -1,11 +1,11 @@
 /**
- * The seed's network endpoints (seed: Network). The dedicated outbound IP endpoints are
- * registered so that callers get a clear 501 rather than a 404 until that feature lands.
+ * The seed's network endpoints (seed: Network); the dedicated outbound IP ones are in
+ * ./outbound-ip.
  */
 import type { FastifyInstance } from 'fastify';
 import { parseNetworkPatch, parseWorkspaceId } from '../../model/schema';
 import type { WorkspaceRegistry } from '../../service/registry';
-import { ApiError } from '../errors';
+import { registerOutboundIpRoutes } from './outbound-ip';
 
 interface IdParams {
   id: string;
@@ -24,15 +24,5 @@ export function registerNetworkRoutes(app: FastifyInstance, registry: WorkspaceR
     return registry.patchNetwork(id, patch);
   });
 
-  app.post('/workspace/:id/network/ip', async () => notImplemented());
-  app.delete('/workspace/:id/network/ip', async () => notImplemented());
-  app.get('/zone/mine', async () => notImplemented());
-}
-
-function notImplemented(): never {
-  throw new ApiError(
-    'not_implemented',
-    'dedicated outbound IPs (POST/DELETE /workspace/:id/network/ip, GET /zone/mine) are not ' +
-      'available on this host yet',
-  );
+  registerOutboundIpRoutes(app, registry);
 }
