@@ -16,6 +16,8 @@ export interface ConnectionContext {
   workspaceNet: Ipv4Range;
   runtimeApiPort: number;
   registry: ReadonlyMap<string, Workspace>;
+  /** true while the daemon's DNS has `addr` open for a name on `ws`'s egress list */
+  learned?: (ws: Workspace, addr: string) => boolean;
 }
 
 /** True when `ws`'s current policy would admit `t` (its original direction) as new. */
@@ -33,7 +35,8 @@ function outboundAllowed(ws: Workspace, t: CtTuple, c: ConnectionContext): boole
   if (!p.allow_internet) return false;
 
   if (p.egress.length > 0) {
-    if (!egressRanges(p.egress).some((r) => within(t.dst, r))) return false;
+    const listed = egressRanges(p.egress).some((r) => within(t.dst, r));
+    if (!listed && !c.learned?.(ws, t.dst)) return false;
   }
   if (p.egress_ports.length > 0) return portful && p.egress_ports.includes(t.dport);
   return true;
@@ -47,8 +50,24 @@ function inboundAllowed(ws: Workspace, t: CtTuple, c: ConnectionContext): boolea
     if (t.proto === IPPROTO_TCP && t.dport === c.runtimeApiPort) return true;
     return portful && p.ingress_ports.includes(t.dport);
   }
+  // A workspace that is no longer linked is not the host, even on a public port: only
+  // its link ever let it in (the host rule admits packets with no input interface).
+  if (workspaceAddresses(c.registry).has(t.src)) return false;
+
   // Anything else that reached the workspace came from the host.
   return p.public_access && portful && p.ingress_ports.includes(t.dport);
+}
+
+const addressCache = new WeakMap<ReadonlyMap<string, Workspace>, Set<string>>();
+
+/** The addresses of every known workspace, computed once per registry snapshot. */
+function workspaceAddresses(registry: ReadonlyMap<string, Workspace>): Set<string> {
+  let addresses = addressCache.get(registry);
+  if (!addresses) {
+    addresses = new Set([...registry.values()].map((w) => w.ip));
+    addressCache.set(registry, addresses);
+  }
+  return addresses;
 }
 
 function within(addr: string, [first, last]: Ipv4Range): boolean {

@@ -64,3 +64,22 @@ t.test('inbound from a linked workspace: runtime API port and ingress ports', as
   const unlinked = { ...target, network: { ...target.network, private_link_ids: [] } };
   t.notOk(stillAllowed(unlinked, tuple('10.0.2.2', '10.0.1.2', 9990), c));
 });
+
+t.test('an unlinked workspace is not the host, even on a public ingress port', async (t) => {
+  const caller = ws('ws_b', '10.0.2.2');
+  const target = ws('ws_a', '10.0.1.2', { public_access: true, ingress_ports: [3000] });
+  const c = ctx(caller, target);
+  t.notOk(stillAllowed(target, tuple('10.0.2.2', '10.0.1.2', 3000), c), 'ws_b lost its link');
+  t.ok(stillAllowed(target, tuple('10.0.1.1', '10.0.1.2', 3000), c), 'the host keeps it');
+
+  const linked = { ...target, network: { ...target.network, private_link_ids: ['ws_b'] } };
+  t.ok(stillAllowed(linked, tuple('10.0.2.2', '10.0.1.2', 3000), ctx(caller, linked)));
+});
+
+t.test('a link follows its workspace to a new address', async (t) => {
+  const target = ws('ws_a', '10.0.1.2', { private_link_ids: ['ws_r'] });
+  const moved = { ...ws('ws_r', '10.9.0.3'), interface: null };
+  const c = ctx(target, moved);
+  t.ok(stillAllowed(target, tuple('10.9.0.3', '10.0.1.2', 9990), c));
+  t.notOk(stillAllowed(target, tuple('10.9.0.2', '10.0.1.2', 9990), c), 'the old address');
+});

@@ -120,21 +120,74 @@ t.test('DELETE recompiles the workspaces that link to the deleted one', async (t
     'local linkers only; a remote workspace has no kernel state');
   t.equal(call.changes[0].next, null);
   t.equal(call.changes[1].prev, b);
-  t.equal(call.changes[1].next, b, 'prev and next are the same workspace');
+  t.same(call.changes[1].next?.network.private_link_ids, [], 'the link is dropped');
   t.notOk(call.registry.has('ws_a'), 'resolved against the registry without it');
+  t.equal(call.registry.get('ws_b'), call.changes[1].next, 'the registry holds the new ws_b');
   t.same(registry.getNetwork('ws_b').ingress, []);
-  t.same(registry.get('ws_b').network.private_link_ids, ['ws_a'], 'the request is kept');
+  t.same(registry.get('ws_b').network.private_link_ids, [], 'stored without the link');
+  t.same(registry.get('ws_r').network.private_link_ids, [], 'remote linkers forget it too');
 });
 
-t.test('an ip change or a new workspace recompiles its linkers', async (t) => {
-  const { enforcer, registry } = setup();
+t.test('a workspace registered again under a deleted id inherits no links', async (t) => {
+  const { registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
   await registry.put('ws_b', input('10.0.0.3', 'tap_b'));
   await registry.patchNetwork('ws_b', { private_link_ids: ['ws_a'] });
-  t.same(registry.getNetwork('ws_b').ingress, [], 'ws_a does not resolve yet');
 
+  await registry.delete('ws_a');
   await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
-  t.same(enforcer.changedIds(enforcer.calls.length - 1), ['ws_a', 'ws_b']);
+  t.same(registry.getNetwork('ws_b').ingress, []);
+  t.same(registry.getNetwork('ws_b').private_links, []);
+});
+
+t.test('a refused DELETE keeps every link', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  await registry.put('ws_b', input('10.0.0.3', 'tap_b'));
+  await registry.patchNetwork('ws_b', { private_link_ids: ['ws_a'] });
+
+  enforcer.refuseNext();
+  await t.rejects(registry.delete('ws_a'), { name: 'KernelError' });
+  t.same(registry.get('ws_b').network.private_link_ids, ['ws_a']);
   t.same(registry.getNetwork('ws_b').ingress, ['10.0.0.2']);
+});
+
+t.test('PATCH stores only the links that resolve, in request order', async (t) => {
+  const { registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  await registry.put('ws_b', input('10.0.0.3', 'tap_b'));
+  await registry.put('ws_r', input('10.9.0.4', null, { name: 'remote' }));
+
+  const body = await registry.patchNetwork('ws_a', {
+    private_link_ids: ['ws_r', 'ws_nope', 'ws_a', 'ws_b'],
+  });
+  t.same(body.private_link_ids, ['ws_r', 'ws_b'], 'unknown and self left out');
+  t.same(body.ingress, ['10.9.0.4', '10.0.0.3']);
+  t.same(registry.get('ws_a').network.private_link_ids, ['ws_r', 'ws_b']);
+
+  // An id that did not resolve stays unlinked when a workspace takes it later.
+  await registry.put('ws_nope', input('10.0.0.5', null));
+  t.same(registry.getNetwork('ws_a').ingress, ['10.9.0.4', '10.0.0.3']);
+
+  const kept = await registry.patchNetwork('ws_a', { public_access: true });
+  t.notOk('private_link_ids' in kept, 'not sent, not answered');
+  t.same(kept.ingress, ['host', '10.9.0.4', '10.0.0.3'], 'links kept, host first');
+  const cleared = await registry.patchNetwork('ws_a', { private_link_ids: [] });
+  t.same(cleared.private_link_ids, []);
+  t.same(cleared.ingress, ['host'], 'public_access untouched by links');
+});
+
+t.test('an ip change, also of a remote workspace, recompiles its linkers', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_b', input('10.0.0.3', 'tap_b'));
+  await registry.put('ws_a', input('10.0.0.2', null));
+  await registry.patchNetwork('ws_b', { private_link_ids: ['ws_a'] });
+  t.same(registry.getNetwork('ws_b').ingress, ['10.0.0.2'], 'a remote workspace resolves');
+
+  await registry.put('ws_a', input('10.0.0.7', null));
+  t.same(enforcer.changedIds(enforcer.calls.length - 1), ['ws_a', 'ws_b'],
+    'its re-registration with a new ip recompiles the linkers in the same transaction');
+  t.same(registry.getNetwork('ws_b').ingress, ['10.0.0.7']);
 
   await registry.put('ws_a', input('10.0.0.9', 'tap_a'));
   t.same(enforcer.changedIds(enforcer.calls.length - 1), ['ws_a', 'ws_b']);
