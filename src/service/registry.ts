@@ -20,6 +20,8 @@ import type { NetworkPatch, WorkspaceInput } from '../model/schema';
 import { defaultPolicy, type Plan, type Workspace } from '../model/types';
 import { type NetworkView, type PatchView, networkView, patchView } from '../model/view';
 import { Gate, KeyedQueue } from './queue';
+import type { Zone } from '../config';
+import { ZonePool } from '../outbound/pool';
 
 /** What the registry needs from the daemon. */
 export interface RegistryOptions {
@@ -28,6 +30,8 @@ export interface RegistryOptions {
   customProxyPlans: readonly Plan[];
   /** the workspace network (config workspace_network); a workspace ip must be inside it */
   workspaceNetwork?: string;
+  /** the dedicated outbound IP pool (config zones) */
+  zones?: readonly Zone[];
   logger?: Logger;
 }
 
@@ -50,10 +54,13 @@ export class WorkspaceRegistry {
   private readonly queue = new KeyedQueue();
   private readonly gate = new Gate();
   private readonly network: Cidr | null;
+  /** the dedicated outbound IP pool: GET /zone/mine, and the checks of POST .../ip */
+  readonly pool: ZonePool;
 
   /** @param options the enforcer, the plans that may use a custom proxy, the network */
   constructor(private readonly options: RegistryOptions) {
     this.network = options.workspaceNetwork ? mustParseCidr(options.workspaceNetwork) : null;
+    this.pool = new ZonePool(options.zones);
   }
 
   /** Registers a workspace, or updates one and keeps its network policy. */
@@ -69,6 +76,11 @@ export class WorkspaceRegistry {
   /** Applies a validated partial update and returns the PATCH response. */
   patchNetwork(id: string, patch: NetworkPatch): Promise<PatchView> {
     return this.queue.run(id, () => this.gate.withShared(() => this.patchNow(id, patch)));
+  }
+
+  /** Sets (or, with null, releases) the dedicated outbound IP; returns the one before. */
+  setOutboundIp(id: string, ip: string | null): Promise<string | null> {
+    return this.queue.run(id, () => this.gate.withShared(() => this.outboundNow(id, ip)));
   }
 
   /** Every known workspace, by id. */
@@ -142,6 +154,16 @@ export class WorkspaceRegistry {
     await this.commit([{ prev, next }], registry, id);
     this.workspaces.set(id, next);
     return patchView(next, this.workspaces, patch.private_link_ids !== undefined);
+  }
+
+  private async outboundNow(id: string, ip: string | null): Promise<string | null> {
+    const prev = this.get(id);
+    if (prev.network.outbound_ip === ip) return ip;
+
+    const next: Workspace = { ...prev, network: { ...prev.network, outbound_ip: ip } };
+    await this.commit([{ prev, next }], this.with(id, next), id);
+    this.workspaces.set(id, next);
+    return prev.network.outbound_ip;
   }
 
   /** Refuses what would clash with another workspace: its ip, its tap, its network. */
