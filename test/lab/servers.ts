@@ -134,8 +134,8 @@ export interface ReadyCheck {
 }
 
 /** Waits until every server listens; throws naming the first that died or never listened. */
-export async function waitReady(checks: ReadyCheck[]): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+export async function waitReady(checks: ReadyCheck[], timeoutMs = READY_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
   let pending = checks;
 
   while (pending.length > 0) {
