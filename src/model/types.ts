@@ -41,7 +41,7 @@ export interface NetworkPolicy {
   /** IPv4 addresses, CIDRs (no host bits) and DNS names, deduplicated, in request order */
   egress: string[];
   egress_ports: number[];
-  /** linked workspace IDs as requested; resolution happens against the registry */
+  /** linked workspace IDs that resolved when they were set, in request order (model/links) */
   private_link_ids: string[];
   outbound_mode: 'managed' | 'custom';
   outbound_ip: string | null;
