@@ -23,6 +23,7 @@
         "native/route.cc",
         "native/route_io.cc",
         "native/route_msg.cc",
+        "native/sockopt.cc",
         "native/expr/registry.cc",
         "native/expr/meta.cc",
         "native/expr/payload.cc",

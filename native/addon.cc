@@ -5,6 +5,7 @@
 #include "nft_socket.h"
 #include "notify.h"
 #include "route.h"
+#include "sockopt.h"
 
 namespace {
 
@@ -13,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NftMonitor", nftnapi::NftMonitor::Define(env));
   exports.Set("sdNotify", Napi::Function::New(env, nftnapi::SdNotify, "sdNotify"));
   exports.Set("RouteSocket", nftnapi::RouteSocket::Define(env));
+  exports.Set("originalDst", Napi::Function::New(env, nftnapi::OriginalDst, "originalDst"));
   return exports;
 }
 

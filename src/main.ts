@@ -11,9 +11,9 @@ import { KernelEnforcer } from './enforce/kernel';
 import { WorkspaceRegistry } from './service/registry';
 import { buildServer, listenOnSocket } from './api/server';
 import { formatIpv4, parseCidr } from './net/ipv4';
+import { createProxies } from './proxy/start';
 import { RouteSocket } from './route/socket';
 import { OutboundRouter } from './outbound/router';
-import { createDns } from './dns/start';
 
 function readConfig(): Config {
   const { values } = parseArgs({ options: { config: { type: 'string' } }, strict: true });
@@ -40,23 +40,23 @@ async function main(): Promise<void> {
     uplink: config.uplink,
     workspaceNet: { net: formatIpv4(net.cidr.base), len: net.cidr.prefix },
     runtimeApiPort: config.runtime_api_port,
+    relayPort: config.relay_port,
     zones: config.zones,
   }, log, new OutboundRouter(rt, { zones: config.zones, workspaceNet }, log));
-  // The DNS side follows every applied change (README: Egress by hostname).
-  const dns = createDns(config, nl, log);
-  enforcer.learned = dns.isLearned;
+  const proxies = createProxies(config, nl, log);
   const registry = new WorkspaceRegistry({
-    enforcer: dns.watch(enforcer),
+    enforcer,
     customProxyPlans: config.custom_proxy_plans,
     zones: config.zones,
     workspaceNetwork: config.workspace_network,
     logger: log,
+    proxies: proxies.service,
   });
 
   // TODO(#7): load the desired state from state_dir; until then a start begins empty.
   await enforcer.start(new Map());
   log.info({ table: config.table, uplink: config.uplink }, 'table in place');
-  await dns.start(registry.snapshot());
+  await proxies.start(registry.snapshot().values());
 
   const app = buildServer({ registry, enforcer, logger: log });
   await listenOnSocket(app, config.socket);
@@ -64,8 +64,7 @@ async function main(): Promise<void> {
 
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping; rules stay in the kernel');
-    app.close().finally(() => {
-      dns.close();
+    Promise.all([app.close(), proxies.close()]).finally(() => {
       nl.close();
       rt.close();
       process.exit(0);

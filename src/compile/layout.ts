@@ -34,6 +34,8 @@ export const SETS = {
   linkSrc: 'link_src',
   hostSvc: 'host_svc',
   outboundIp: 'outbound_ip',
+  /** tap : jump <id>_relay, for workspaces whose internet goes through their own proxy */
+  proxied: 'proxied',
 } as const;
 
 /** The fixed chains. Workspace chains are `<id>_out` and `<id>_in`. */
@@ -44,6 +46,8 @@ export const CHAINS = {
   output: 'output',
   postrouting: 'postrouting',
   refuse: 'refuse',
+  /** nat prerouting: a custom-proxy workspace's allowed TCP is DNATed to the relay */
+  redirect: 'redirect',
 } as const;
 
 /** The chain that decides what a workspace may send. */
@@ -96,6 +100,10 @@ function setSpecs(): SetSpec[] {
     },
     // workspace ip : dedicated outbound ip (src/outbound); the snat rule's map
     { name: SETS.outboundIp, keyType: T.ipv4, keyLen: 4, dataType: T.ipv4, dataLen: 4 },
+    {
+      name: SETS.proxied, keyType: T.ifname, keyLen: 16, keyByteorder: 'host',
+      dataType: NFT_DATA_VERDICT, dataLen: 0,
+    },
   ];
 }
 
@@ -121,6 +129,8 @@ export function skeleton(o: LayoutOptions): Op[] {
   chain(CHAINS.input, { type: 'filter', hook: 'input', priority: 0, policy: 'accept' });
   chain(CHAINS.output, { type: 'filter', hook: 'output', priority: 0, policy: 'accept' });
   chain(CHAINS.postrouting, { type: 'nat', hook: 'postrouting', priority: 100, policy: 'accept' });
+  // dstnat priority: after conntrack (-200) and guard, before routing decides input or forward.
+  chain(CHAINS.redirect, { type: 'nat', hook: 'prerouting', priority: -100, policy: 'accept' });
 
   for (const [name, rules] of Object.entries(fixedRules(o))) {
     for (const exprs of rules) ops.push({ op: 'add', kind: 'rule', ...t, chain: name, exprs });
@@ -154,6 +164,8 @@ function fixedRules(o: LayoutOptions): Record<string, Expr[][]> {
       [...ctEstablished(), accept()],
       vmap(meta('oifname'), SETS.in),
     ],
+    // Only the first packet of a connection passes a nat chain; the rest follow conntrack.
+    [CHAINS.redirect]: [vmap(tap, SETS.proxied)],
     [CHAINS.postrouting]: [outboundSnat(net, len), [
       ...match(meta('oifname'), 'eq', ifname(o.uplink)),
       ...isIpv4(),

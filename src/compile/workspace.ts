@@ -15,6 +15,7 @@ import { CHAINS, KEYS, SETS, inChain, outChain } from './layout';
 import { resolveLinks } from '../model/links';
 import type { Zone } from '../config';
 import { appliedZone } from '../outbound/pool';
+import { isProxied, relayChain, relayPort, relayRules } from './relay';
 
 /** What the compiler needs of the host's configuration. */
 export interface CompileOptions {
@@ -22,6 +23,8 @@ export interface CompileOptions {
   runtimeApiPort: number;
   /** the outbound IP pool (config zones); none: every workspace masquerades */
   zones?: readonly Zone[];
+  /** the host relay's port for custom-proxy workspaces (config relay_port) */
+  relayPort?: number;
 }
 
 /** A workspace's chains (name to rules) and elements (set name to elements). */
@@ -74,6 +77,12 @@ export function compileWorkspace(
   }
   const zone = appliedZone(ws, o.zones ?? []);
   if (zone) add(SETS.outboundIp, { key: ipv4(ws.ip), data: ipv4(zone.ip) });
+  if (isProxied(ws)) {
+    const relay = concat(tap, ipv4(ws.gateway), u8(IPPROTO_TCP), be16(relayPort(o)));
+    add(SETS.hostSvc, { key: relay });
+    add(SETS.proxied, { key: tap, verdict: { kind: 'jump', chain: relayChain(ws.id) } });
+    out.chains.set(relayChain(ws.id), relayRules(ws, o));
+  }
 
   out.chains.set(outChain(ws.id), outRules(ws, o));
   out.chains.set(inChain(ws.id), inRules(ws, o));
@@ -87,18 +96,27 @@ function outRules(ws: Workspace, o: CompileOptions): Expr[][] {
   const rules: Expr[][] = [[...isIpv4(), ...inCidr(ipDaddr, net, len), ret()]];
   if (!p.allow_internet) return [...rules, [goTo(CHAINS.refuse)]];
 
+  rules.push(...egressChecks(ws, goTo(CHAINS.refuse)));
+  // A custom-proxy workspace's allowed TCP was DNATed to the relay and never gets here.
+  rules.push([isProxied(ws) ? goTo(CHAINS.refuse) : accept()]);
+  return rules;
+}
+
+/** The rules that send what the workspace's egress does not allow to `otherwise`. */
+export function egressChecks(ws: Workspace, otherwise: Expr): Expr[][] {
+  const p = ws.network;
+  const rules: Expr[][] = [];
   // Refused unless a listed address or CIDR admits it, or, with names on the list, an
   // address the daemon's DNS learned for them (egress_learned: tap . ip, timed out).
   if (p.egress.length > 0) {
     const toEgress = lookup(KEYS.ifaceDst, SETS.egressNet, true);
     const learned = hasEgressNames(p.egress)
       ? lookup(KEYS.ifaceDst, SETS.egressLearned, true) : [];
-    rules.push([...isIpv4(), ...toEgress, ...learned, goTo(CHAINS.refuse)]);
+    rules.push([...isIpv4(), ...toEgress, ...learned, otherwise]);
   }
   if (p.egress_ports.length > 0) {
-    rules.push([...lookup(KEYS.egressPort, SETS.egressPort, true), goTo(CHAINS.refuse)]);
+    rules.push([...lookup(KEYS.egressPort, SETS.egressPort, true), otherwise]);
   }
-  rules.push([accept()]);
   return rules;
 }
 

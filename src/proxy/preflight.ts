@@ -7,7 +7,7 @@
 import { ApiError, type ErrorCode } from '../api/errors';
 import type { ProxyCredentials } from '../model/types';
 import {
-  openTunnel, speaksTls, TunnelError, type ProxyEndpoint, type TunnelVerdict,
+  openTunnel, speaksHttp, speaksTls, TunnelError, type ProxyEndpoint, type TunnelVerdict,
 } from './tunnel';
 
 /** What the preflight needs of the config. */
@@ -53,6 +53,8 @@ export async function preflight(
       target: o.target,
       timeoutMs: o.timeoutMs,
       ca: o.ca,
+      // Half the time for TLS, so that the rest can tell a plain proxy from a silent one.
+      handshakeMs: proxy.protocol === 'https' ? o.timeoutMs / 2 : undefined,
     });
     tunnel.socket.destroy();
     return { status: tunnel.status, ms: Math.round(performance.now() - started) };
@@ -64,6 +66,7 @@ export async function preflight(
       const detail = 'the proxy speaks TLS; set protocol "https" for a TLS proxy';
       err = new TunnelError('protocol_mismatch', detail, { cause: caught });
     }
+    if (err.handshake) err = await plainOrSilent(proxy, o, err, started);
     const where = `${proxy.protocol}://${proxy.host}:${proxy.port}`;
     const message = `preflight CONNECT ${o.target} via ${where}: ${err.detail}; ` +
       'nothing was changed';
@@ -72,4 +75,24 @@ export async function preflight(
       cause: err,
     });
   }
+}
+
+/**
+ * After a TLS handshake went unanswered: a proxy that answers plain HTTP in the time left
+ * is a protocol mismatch; one that stays silent is a timeout, at timeout_ms.
+ */
+async function plainOrSilent(
+  proxy: ProxyEndpoint,
+  o: PreflightOptions,
+  err: TunnelError,
+  started: number,
+): Promise<TunnelError> {
+  const left = Math.max(0, o.timeoutMs - (performance.now() - started));
+  if (await speaksHttp(proxy, o.target, left)) {
+    const detail = 'the proxy answered plain HTTP, not TLS; set protocol "http" for it';
+    return new TunnelError('protocol_mismatch', detail, { cause: err });
+  }
+  return new TunnelError('timeout', `the proxy did not answer within ${o.timeoutMs} ms`, {
+    cause: err,
+  });
 }

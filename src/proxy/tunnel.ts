@@ -35,11 +35,15 @@ export interface TunnelOptions {
   timeoutMs: number;
   /** the certificates trusted for https proxies (PEM); node's own store when absent */
   ca?: readonly string[];
+  /** a shorter limit for the TCP connection and TLS handshake alone, if any */
+  handshakeMs?: number;
 }
 
 /** An open tunnel: the socket, paused, with any bytes past the head put back in front. */
 export interface Tunnel {
   socket: net.Socket;
+  /** the TCP socket under `socket` (the same one for an http proxy), to reset */
+  raw: net.Socket;
   status: number;
 }
 
@@ -49,12 +53,16 @@ export class TunnelError extends Error {
   constructor(
     readonly verdict: TunnelVerdict,
     readonly detail: string,
-    options?: { cause?: unknown; silent?: boolean },
+    options?: { cause?: unknown; silent?: boolean; handshake?: boolean },
   ) {
     super(detail, options);
     this.name = 'TunnelError';
     this.silent = options?.silent ?? false;
+    this.handshake = options?.handshake ?? false;
   }
+
+  /** true when TCP connected but the TLS handshake went unanswered */
+  readonly handshake: boolean;
 
   /** true when the proxy closed after the request without sending a single byte */
   readonly silent: boolean;
@@ -102,7 +110,14 @@ export function openTunnel(o: TunnelOptions): Promise<Tunnel> {
         resolve(tunnel!);
       }
     };
-    const timer = setTimeout(() => finish(timeout(phase, o)), o.timeoutMs);
+    const timer = setTimeout(() => finish(timeout(phase, o, o.timeoutMs)), o.timeoutMs);
+    const handshake = o.handshakeMs ?? o.timeoutMs;
+    if (handshake < o.timeoutMs) {
+      const early = setTimeout(() => phase !== 'answer' && finish(timeout(phase, o, handshake)),
+        handshake);
+      socket.once('close', () => clearTimeout(early));
+      socket.once('secureConnect', () => clearTimeout(early));
+    }
 
     const onData = (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
@@ -117,7 +132,7 @@ export function openTunnel(o: TunnelOptions): Promise<Tunnel> {
       // The tunnel is open: what came after the head is the far end's first bytes.
       socket.pause();
       if (received.length > head.length) socket.unshift(received.subarray(head.length));
-      finish(null, { socket, status: head.status });
+      finish(null, { socket, raw, status: head.status });
     };
     socket.on('data', onData);
 
@@ -129,18 +144,22 @@ export function openTunnel(o: TunnelOptions): Promise<Tunnel> {
   });
 }
 
-function timeout(phase: Phase, o: TunnelOptions): TunnelError {
+function timeout(phase: Phase, o: TunnelOptions, ms: number): TunnelError {
   const what = {
     tcp: 'did not accept a TCP connection (no answer to the SYN)',
     tls: 'did not complete a TLS handshake',
     answer: 'did not answer the CONNECT request',
   }[phase];
-  return new TunnelError('timeout', `the proxy ${what} within ${o.timeoutMs} ms`);
+  return new TunnelError('timeout', `the proxy ${what} within ${ms} ms`, {
+    handshake: phase === 'tls',
+  });
 }
 
 function refused(status: number, reason: string): TunnelError {
   const said = reason ? `${status} ${reason}` : String(status);
-  if (status === 407) {
+  // 407 is the proxy's own "who are you" (RFC 9110 section 15.5.8); some proxies (tinyproxy)
+  // answer wrong credentials with 401 instead.
+  if (status === 407 || status === 401) {
     return new TunnelError('auth_required', `the proxy demands other credentials (${said})`);
   }
   return new TunnelError('bad_status', `the proxy answered CONNECT with ${said}`);
@@ -212,6 +231,32 @@ export function speaksTls(proxy: ProxyEndpoint, timeoutMs: number): Promise<bool
     const timer = setTimeout(() => done(false), timeoutMs);
     socket.once('secureConnect', () => done(true));
     socket.once('error', (err: NodeJS.ErrnoException) => done(/_ALERT_/.test(err.code ?? '')));
+    socket.once('close', () => done(false));
+  });
+}
+
+/**
+ * True when `proxy` answers a plain CONNECT with an HTTP status line within `timeoutMs`: it
+ * is an http proxy. A plain proxy that gets a TLS ClientHello usually waits for the end
+ * of a request line that never comes, which alone reads as silence.
+ */
+export function speaksHttp(proxy: ProxyEndpoint, target: string, timeoutMs: number) {
+  return new Promise<boolean>((resolve) => {
+    const socket = net.connect({ host: proxy.host, port: proxy.port });
+    let received = Buffer.alloc(0);
+    const done = (answer: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => socket.write(connectRequest(target, null)));
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const head = readHead(received);
+      if (head.kind !== 'partial') done(head.kind !== 'not_http');
+    });
+    socket.once('error', () => done(false));
     socket.once('close', () => done(false));
   });
 }

@@ -19,6 +19,7 @@ import { applyPatch } from '../model/patch';
 import type { NetworkPatch, WorkspaceInput } from '../model/schema';
 import { defaultPolicy, type Plan, type Workspace } from '../model/types';
 import { type NetworkView, type PatchView, networkView, patchView } from '../model/view';
+import type { CustomProxyHooks } from '../proxy/service';
 import { Gate, KeyedQueue } from './queue';
 import type { Zone } from '../config';
 import { ZonePool } from '../outbound/pool';
@@ -33,6 +34,8 @@ export interface RegistryOptions {
   /** the dedicated outbound IP pool (config zones) */
   zones?: readonly Zone[];
   logger?: Logger;
+  /** custom outbound proxies: preflight, credentials, relay (src/proxy/service.ts) */
+  proxies?: CustomProxyHooks;
 }
 
 /** A row of GET /workspaces. */
@@ -119,6 +122,7 @@ export class WorkspaceRegistry {
 
     await this.commit([{ prev, next }, ...linkers], registry, id);
     this.workspaces.set(id, next);
+    await this.options.proxies?.applied(prev, next);
     return { created: prev === null, workspace: next };
   }
 
@@ -136,12 +140,13 @@ export class WorkspaceRegistry {
     // removed. Dropping new non-SYN TCP to the workspace network in <id>_out closes this.
     await this.commit([{ prev, next: null }, ...linkers], registry, id);
     this.workspaces.delete(id);
+    await this.options.proxies?.applied(prev, null);
     for (const w of unlinked) this.workspaces.set(w.id, w);
   }
 
   private async patchNow(id: string, patch: NetworkPatch): Promise<PatchView> {
     const prev = this.get(id);
-    if (patch.outbound_mode === 'custom') this.refuseCustomProxy(prev);
+    const unstage = await this.prepareProxy(prev, patch);
 
     const next: Workspace = { ...prev, network: applyPatch(prev.network, patch) };
     if (patch.private_link_ids !== undefined) {
@@ -151,8 +156,14 @@ export class WorkspaceRegistry {
     }
     const registry = this.with(id, next);
 
-    await this.commit([{ prev, next }], registry, id);
+    try {
+      await this.commit([{ prev, next }], registry, id);
+    } catch (err) {
+      await unstage();
+      throw err;
+    }
     this.workspaces.set(id, next);
+    await this.options.proxies?.applied(prev, next);
     return patchView(next, this.workspaces, patch.private_link_ids !== undefined);
   }
 
@@ -189,10 +200,22 @@ export class WorkspaceRegistry {
   }
 
   /**
-   * The custom proxy's dataplane and live preflight are not built yet, so a valid request
-   * for one stops here, after the plan check, with nothing changed.
+   * For a custom proxy: the plan check, then the live preflight, which stages the
+   * credentials; returns the step that unstages them (a no-op for other patches).
    */
-  private refuseCustomProxy(workspace: Workspace): void {
+  private async prepareProxy(ws: Workspace, patch: NetworkPatch): Promise<() => Promise<void>> {
+    if (patch.outbound_mode !== 'custom' || !patch.custom_proxy) return async () => undefined;
+    this.checkPlan(ws);
+    const proxies = this.options.proxies;
+    if (!proxies) {
+      const message = 'custom outbound proxies are not available on this host; nothing changed';
+      throw new ApiError('not_implemented', message, { field: 'outbound_mode' });
+    }
+    return proxies.prepare(ws, patch.custom_proxy);
+  }
+
+  /** plan_required unless the workspace's plan may use a custom proxy. */
+  private checkPlan(workspace: Workspace): void {
     const plans = this.options.customProxyPlans;
     if (!plans.includes(workspace.plan)) {
       const allowed = plans.length > 0 ? plans.join(' or ') : 'no plan on this host';
@@ -201,12 +224,6 @@ export class WorkspaceRegistry {
         `${workspace.plan}. Upgrade in the billing dashboard`;
       throw new ApiError('plan_required', message, { field: 'outbound_mode' });
     }
-    throw new ApiError(
-      'not_implemented',
-      'custom outbound proxies (outbound_mode "custom") are not available on this host yet; ' +
-        'nothing was changed',
-      { field: 'outbound_mode' },
-    );
   }
 
   /**

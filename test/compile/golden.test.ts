@@ -54,3 +54,14 @@ t.test('the seed\'s example policies side by side', async (t) => {
     ws('ws_linked', 4, { private_link_ids: ['ws_web', 'ws_missing'], ingress_ports: [8080] }),
   ])));
 });
+
+t.test('custom proxies: allowed TCP to the relay, the rest of the internet refused', async (t) => {
+  const proxy = { host: '93.184.216.34', port: 3128, protocol: 'http' as const,
+    has_credentials: true };
+  golden(t, 'custom-proxy', renderOps(build([
+    ws('ws_proxied', 1, { outbound_mode: 'custom', custom_proxy: proxy }),
+    ws('ws_narrow', 2, { outbound_mode: 'custom', custom_proxy: proxy,
+      egress: ['192.0.2.0/24'], egress_ports: [443] }),
+    ws('ws_offline', 3, { outbound_mode: 'custom', custom_proxy: proxy, allow_internet: false }),
+  ])));
+});

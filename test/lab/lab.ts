@@ -7,8 +7,8 @@
  *
  *   ws ns  eth0 10.0.N.2/24 ──── t-<id> 10.0.N.1/24   host ns   up0 198.18.0.2/24
  *                                                         (pool 198.18.0.50, .51) │
- *           servers 198.18.{1,2,3}.10 on lo, proxies on .3.10   wan0 198.18.0.1/24  inet ns
- *                                                                    (and .254)
+ *           servers 198.18.{1,2,3}.10 on lo                     wan0 198.18.0.1/24  inet ns
+ *           users' proxies 11.0.0.10 in their own ns (proxies.ts)    (and .254)
  */
 import { Daemon, startDaemon } from './daemon';
 import { addAddr, addRoute, addVeth, ip, NetnsRun, nsExec, sysctl } from './netns';
@@ -45,7 +45,7 @@ export interface LabOptions {
   uplink?: string;
   /** start the lab's servers (default true) */
   servers?: boolean;
-  /** start users' proxies on the third server address (default false) */
+  /** start users' proxies, in a namespace behind the internet (default false) */
   proxies?: boolean;
 }
 
@@ -210,7 +210,7 @@ async function build(run: NetnsRun, opts: LabOptions): Promise<Lab> {
     await startHostServices(run, host, gateways, SERVER_ADDRS[0], lab.dnsRecords);
     await Promise.all(workspaces.map((w) => startWorkspaceServers(run, w.ns)));
   }
-  if (opts.proxies) lab.proxies = await startProxies(run, internet, SERVER_ADDRS[2], LAB_ZONE);
+  if (opts.proxies) lab.proxies = await startProxies(run, internet, LAB_ZONE);
   return lab;
 }
 

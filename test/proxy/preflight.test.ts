@@ -168,4 +168,16 @@ t.test('plain to a TLS proxy, or TLS to a plain one, is a protocol mismatch', as
     t.equal(err?.status, 400);
   }
   t.equal((await verdict(silent.port, 'https'))?.code, 'preflight_timeout');
+
+  // Like tinyproxy: it waits for a request line, which a ClientHello never completes.
+  const waitsForLine = await start((s) =>
+    afterRequest(s, () => s.end('HTTP/1.1 200 OK\r\n\r\n')));
+  const err = await verdict(waitsForLine.port, 'https', { ...options, timeoutMs: 1000 });
+  t.equal(err?.code, 'preflight_protocol_mismatch', err?.message ?? '');
+  t.match(err?.message, /plain HTTP/);
+});
+
+t.test('401 to CONNECT is a refusal of the credentials too', async (t) => {
+  const proxy = await start(answerInPieces(['HTTP/1.0 401 Unauthorized\r\n\r\n']));
+  t.equal((await verdict(proxy.port))?.code, 'preflight_auth_required');
 });

@@ -1,0 +1,211 @@
+/**
+ * The transparent relay of custom-mode workspaces. The kernel DNATs every allowed outbound
+ * TCP connection of such a workspace to this server (src/compile/workspace.ts, `<id>_relay`);
+ * the relay reads where the connection was going (SO_ORIGINAL_DST), opens a CONNECT tunnel
+ * there through the workspace's own proxy, and pipes both ways with backpressure and
+ * half-close. It fails closed: a connection it cannot tunnel is reset, never sent direct.
+ *
+ * Its own connections to proxies start on the host, so they pass the output hook, never
+ * prerouting where the redirect lives: they are not redirected again.
+ */
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { ProxyCredentials } from '../model/types';
+import { originalDst, type Destination } from './original-dst';
+import { openTunnel, TunnelError, type ProxyEndpoint } from './tunnel';
+
+/** Where the connections of one workspace go. */
+export interface RelayRoute {
+  workspace: string;
+  proxy: ProxyEndpoint;
+  credentials: ProxyCredentials | null;
+}
+
+/** What the relay needs. */
+export interface RelayOptions {
+  /** config relay_port */
+  port: number;
+  /** the address to listen on (every address by default: each gateway is one) */
+  host?: string;
+  /** the route of the custom-mode workspace with this source address, or null */
+  route(source: string): RelayRoute | null;
+  /** the limit to open a tunnel: TCP, TLS and the proxy's answer */
+  timeoutMs: number;
+  /** trusted certificates for https proxies */
+  ca?: readonly string[];
+  log: Logger;
+  /** reads a connection's original destination; the addon's SO_ORIGINAL_DST by default */
+  originalDst?: (socket: net.Socket) => Destination;
+}
+
+/** One relayed connection: the workspace's side and the tunnel. */
+export interface RelayedConnection {
+  workspace: string;
+  dst: Destination;
+  client: net.Socket;
+  /** the TCP socket to the proxy (under TLS for an https proxy), once the tunnel opened */
+  upstream: net.Socket | null;
+  /** the TCP socket to the proxy, to reset */
+  raw: net.Socket | null;
+}
+
+/** The relay server. */
+export class Relay {
+  private readonly server: net.Server;
+  private readonly byWorkspace = new Map<string, Set<RelayedConnection>>();
+
+  constructor(private readonly o: RelayOptions) {
+    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+      this.accept(socket).catch((err) => {
+        this.o.log.error({ err }, 'relay connection failed');
+        reset(socket);
+      });
+    });
+  }
+
+  /** Listens on the relay port; resolves once it accepts connections. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ port: this.o.port, host: this.o.host ?? '0.0.0.0' }, () => {
+        this.server.removeListener('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting; open connections are left to finish. */
+  async close(): Promise<void> {
+    if (this.server.listening) this.server.close();
+  }
+
+  /** How many connections a workspace (or every workspace) has open through the relay. */
+  count(workspace?: string): number {
+    if (workspace !== undefined) return this.byWorkspace.get(workspace)?.size ?? 0;
+    let n = 0;
+    for (const set of this.byWorkspace.values()) n += set.size;
+    return n;
+  }
+
+  /**
+   * Resets a workspace's relayed connections, all of them or those `doomed` picks (for a
+   * proxy changed or cleared, or a destination its egress no longer allows). Returns how
+   * many were ended.
+   */
+  end(workspace: string, doomed: (c: RelayedConnection) => boolean = () => true): number {
+    let ended = 0;
+    for (const c of [...(this.byWorkspace.get(workspace) ?? [])]) {
+      if (!doomed(c)) continue;
+      this.drop(c);
+      resetPair(c);
+      ended++;
+    }
+    return ended;
+  }
+
+  private async accept(client: net.Socket): Promise<void> {
+    client.on('error', () => undefined);
+    const source = client.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+    const dst = this.destination(client);
+    if (dst === null) return;
+
+    const route = this.o.route(source);
+    if (route === null) {
+      this.o.log.info({ source, port: dst.port }, 'relay refused: not a custom-proxy workspace');
+      return reset(client);
+    }
+
+    const c: RelayedConnection = { workspace: route.workspace, dst, client, upstream: null,
+      raw: null };
+    this.track(c);
+    try {
+      const tunnel = await openTunnel({
+        proxy: route.proxy,
+        credentials: route.credentials,
+        target: `${dst.address}:${dst.port}`,
+        timeoutMs: this.o.timeoutMs,
+        ca: this.o.ca,
+      });
+      c.upstream = tunnel.socket;
+      c.raw = tunnel.raw;
+    } catch (err) {
+      this.drop(c);
+      const why = err instanceof TunnelError ? err.verdict : 'error';
+      this.o.log.info({ workspace: route.workspace, port: dst.port, why }, 'relay tunnel refused');
+      return reset(client);
+    }
+    if (client.destroyed || !this.isTracked(c)) return resetPair(c);
+    this.pipe(c);
+  }
+
+  /** The original destination, or null after resetting a connection that was not redirected. */
+  private destination(client: net.Socket): Destination | null {
+    let dst: Destination;
+    try {
+      dst = (this.o.originalDst ?? originalDst)(client);
+    } catch (err) {
+      this.o.log.info({ err: (err as Error).message }, 'relay refused: no original destination');
+      reset(client);
+      return null;
+    }
+    // Untranslated, the original destination is the relay itself: someone dialled it.
+    const local = client.localAddress?.replace(/^::ffff:/, '');
+    if (dst.address === local && dst.port === client.localPort) {
+      this.o.log.info({ source: client.remoteAddress }, 'relay refused: not redirected');
+      reset(client);
+      return null;
+    }
+    return dst;
+  }
+
+  /** Both directions, each ending on its own (half-close); an error resets both sides. */
+  private pipe(c: RelayedConnection): void {
+    const upstream = c.upstream!;
+    const fail = () => resetPair(c);
+    c.client.on('error', fail);
+    upstream.on('error', fail);
+
+    let closed = 0;
+    const onClose = () => {
+      if (++closed === 2) this.drop(c);
+    };
+    c.client.once('close', onClose);
+    upstream.once('close', onClose);
+
+    c.client.pipe(upstream);
+    upstream.pipe(c.client);
+    c.client.resume();
+  }
+
+  private track(c: RelayedConnection): void {
+    let set = this.byWorkspace.get(c.workspace);
+    if (!set) this.byWorkspace.set(c.workspace, (set = new Set()));
+    set.add(c);
+  }
+
+  private isTracked(c: RelayedConnection): boolean {
+    return this.byWorkspace.get(c.workspace)?.has(c) ?? false;
+  }
+
+  private drop(c: RelayedConnection): void {
+    const set = this.byWorkspace.get(c.workspace);
+    set?.delete(c);
+    if (set?.size === 0) this.byWorkspace.delete(c.workspace);
+  }
+}
+
+/** Ends a TCP connection with a reset, so the other end fails at once and visibly. */
+function reset(socket: net.Socket | null): void {
+  if (!socket || socket.destroyed) return;
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}
+
+function resetPair(c: RelayedConnection): void {
+  reset(c.client);
+  c.upstream?.destroy();
+  reset(c.raw);
+}
