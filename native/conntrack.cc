@@ -25,6 +25,8 @@ struct Tuple {
   uint16_t dport = 0;
   // The reply tuple's destination: where src was translated to, if it was (ctList only).
   uint32_t replyDst = 0;
+  // TCP_CONNTRACK_* of a TCP entry, 0 (NONE) when not reported (ctList only).
+  uint8_t tcpState = 0;
 };
 
 // Deletes sent per sendmsg; their acks fit the receive buffer many times over.
@@ -89,6 +91,20 @@ bool ParseTuple(const struct nlmsghdr* nlh, Tuple* t) {
     left -= static_cast<int>(MNL_ALIGN(attr->nla_len));
     if (mnl_attr_get_type(attr) == CTA_TUPLE_REPLY) {
       ParseReplyDst(attr, &t->replyDst);
+      continue;
+    }
+    // CTA_PROTOINFO > CTA_PROTOINFO_TCP > CTA_PROTOINFO_TCP_STATE: is the connection open.
+    if (mnl_attr_get_type(attr) == CTA_PROTOINFO) {
+      EachNested(attr, [&](uint16_t info, const struct nlattr* a) {
+        if (info != CTA_PROTOINFO_TCP) {
+          return;
+        }
+        EachNested(a, [&](uint16_t field, const struct nlattr* b) {
+          if (field == CTA_PROTOINFO_TCP_STATE && mnl_attr_get_payload_len(b) >= 1) {
+            t->tcpState = mnl_attr_get_u8(b);
+          }
+        });
+      });
       continue;
     }
     if (mnl_attr_get_type(attr) != CTA_TUPLE_ORIG) {
@@ -208,6 +224,9 @@ class CtListWorker : public Napi::AsyncWorker {
       o.Set("dport", ntohs(t.dport));
       o.Set("replyDst",
             Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t.replyDst), 4));
+      if (t.tcpState != 0) {
+        o.Set("tcpState", t.tcpState);
+      }
       out.Set(i, o);
     }
     deferred_.Resolve(out);

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { isIpv4, parseCidr } from './net/ipv4';
 import type { Plan } from './model/types';
 import { PLANS, isInterfaceName } from './model/schema';
+import { parseUpstream } from './dns/upstream';
 
 /** One dedicated outbound IP of the pool (seed: List available outbound IPs). */
 export interface Zone {
@@ -31,11 +32,22 @@ export interface Config {
   runtime_api_port: number;
   relay_port: number;
   preflight: { target: string; timeout_ms: number };
+  /** the workspaces' DNS (README: Egress by hostname) */
+  dns: DnsConfig;
   zones: Zone[];
   custom_proxy_plans: Plan[];
   /** null: trust the system's store only */
   proxy_ca_file: string | null;
   log_level: LogLevel;
+}
+
+/** The workspaces' DNS: where it forwards, and how long learned addresses outlive a TTL. */
+export interface DnsConfig {
+  /** "IPv4" or "IPv4:port" resolvers; null: the nameservers of /etc/resolv.conf */
+  upstream: string[] | null;
+  grace_s: number;
+  /** how long each upstream gets to answer */
+  timeout_ms: number;
 }
 
 /** pino's levels, for log_level. */
@@ -53,6 +65,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   runtime_api_port: 9990,
   relay_port: 15001,
   preflight: { target: 'oblien.com:443', timeout_ms: 5000 },
+  dns: { upstream: null, grace_s: 60, timeout_ms: 2000 },
   zones: [],
   custom_proxy_plans: ['scale', 'enterprise'],
   proxy_ca_file: null,
@@ -104,6 +117,25 @@ const schema = z
           timeout_ms: integer(1, 60000).default(DEFAULT_CONFIG.preflight.timeout_ms),
         },
         { invalid_type_error: 'must be an object { target, timeout_ms }' },
+      )
+      .strict()
+      .default({}),
+    dns: z
+      .object(
+        {
+          upstream: z
+            .array(
+              text().refine((s) => parseUpstream(s) !== null, 'must be "IPv4" or "IPv4:port"'),
+              { invalid_type_error: 'must be a list' },
+            )
+            .min(1, 'must name at least one resolver, or be null for /etc/resolv.conf')
+            .max(8, 'must name at most 8 resolvers')
+            .nullable()
+            .default(null),
+          grace_s: integer(0, 3600).default(DEFAULT_CONFIG.dns.grace_s),
+          timeout_ms: integer(100, 30000).default(DEFAULT_CONFIG.dns.timeout_ms),
+        },
+        { invalid_type_error: 'must be an object { upstream, grace_s, timeout_ms }' },
       )
       .strict()
       .default({}),

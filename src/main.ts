@@ -14,6 +14,7 @@ import { formatIpv4, parseCidr } from './net/ipv4';
 import { createProxies } from './proxy/start';
 import { RouteSocket } from './route/socket';
 import { OutboundRouter } from './outbound/router';
+import { createDns } from './dns/start';
 
 function readConfig(): Config {
   const { values } = parseArgs({ options: { config: { type: 'string' } }, strict: true });
@@ -43,9 +44,12 @@ async function main(): Promise<void> {
     relayPort: config.relay_port,
     zones: config.zones,
   }, log, new OutboundRouter(rt, { zones: config.zones, workspaceNet }, log));
+  // The DNS side follows every applied change (README: Egress by hostname).
+  const dns = createDns(config, nl, log);
+  enforcer.learned = dns.isLearned;
   const proxies = createProxies(config, nl, log);
   const registry = new WorkspaceRegistry({
-    enforcer,
+    enforcer: dns.watch(enforcer),
     customProxyPlans: config.custom_proxy_plans,
     zones: config.zones,
     workspaceNetwork: config.workspace_network,
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
   await enforcer.start(new Map());
   log.info({ table: config.table, uplink: config.uplink }, 'table in place');
   await proxies.start(registry.snapshot().values());
+  await dns.start(registry.snapshot());
 
   const app = buildServer({ registry, enforcer, logger: log });
   await listenOnSocket(app, config.socket);
@@ -65,6 +70,7 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping; rules stay in the kernel');
     Promise.all([app.close(), proxies.close()]).finally(() => {
+      dns.close();
       nl.close();
       rt.close();
       process.exit(0);

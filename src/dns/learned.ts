@@ -142,23 +142,30 @@ export class LearnedAddresses {
     }));
   }
 
-  /** Restarts the clock of entries about to expire whose address has an open connection. */
+  /**
+   * Restarts the clock of entries about to expire whose address has an open connection,
+   * and restates every entry in one batch: that also puts back what a rebuild of the table
+   * (a repair after a foreign change) took away, within one sweep.
+   */
   private async sweep(): Promise<void> {
     const now = Date.now();
     for (const [k, e] of this.entries) if (e.expiresAt <= now) this.entries.delete(k);
+    if (this.entries.size === 0) return;
+
     const keepFor = 3 * this.o.sweepMs;
     const soon = [...this.entries.values()].filter((e) => e.expiresAt - now < 2 * this.o.sweepMs);
-    if (soon.length === 0) return;
-
     try {
-      const open = new Set((await this.nl.ctList()).map((t) => `${t.src} ${t.dst}`));
-      const alive = soon.filter((e) => open.has(`${e.wsIp} ${e.addr}`));
-      if (alive.length === 0) return;
-      const elements = alive.map((e) => ({ key: elementKey(e.tap, e.addr), timeout: keepFor }));
+      const tuples = soon.length > 0 ? (await this.nl.ctList()).filter(isOpen) : [];
+      const open = new Set(tuples.map((t) => `${t.src} ${t.dst}`));
+      for (const e of soon) {
+        if (open.has(`${e.wsIp} ${e.addr}`)) e.expiresAt = Math.max(e.expiresAt, now + keepFor);
+      }
+      const elements = [...this.entries.values()].map((e) => ({
+        key: elementKey(e.tap, e.addr), timeout: Math.max(1, e.expiresAt - now),
+      }));
       await this.commit('add', elements);
-      for (const e of alive) e.expiresAt = Math.max(e.expiresAt, now + keepFor);
     } catch (err) {
-      this.o.log.error({ err }, 'keeping learned addresses of open connections failed');
+      this.o.log.error({ err }, 'restating learned addresses failed');
     }
   }
 
@@ -190,6 +197,16 @@ export class LearnedAddresses {
     this.tail = run.catch(() => undefined);
     return run;
   }
+}
+
+// TCP_CONNTRACK_TIME_WAIT and _CLOSE (linux/netfilter/nf_conntrack_tcp.h): a closed
+// connection's entry lingers for minutes and keeps nothing open.
+const TCP_TIME_WAIT = 7;
+const TCP_CLOSE = 8;
+
+/** True for an entry of a connection still open (any UDP flow conntrack still holds). */
+function isOpen(t: CtTuple): boolean {
+  return t.tcpState !== TCP_TIME_WAIT && t.tcpState !== TCP_CLOSE;
 }
 
 function key(wsId: string, addr: string): string {

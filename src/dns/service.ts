@@ -29,9 +29,17 @@ export interface DnsServiceOptions {
   log: Logger;
   /** the port listened on; 53 but in tests */
   port?: number;
-  /** how often open connections are looked for; default 5 s */
+  /** how often open connections are looked for; default sweepInterval(graceMs) */
   sweepMs?: number;
   hostAddresses?: () => ReadonlySet<string>;
+}
+
+/**
+ * How often the learned set looks for open connections: at least twice within the grace
+ * period, so that no entry runs out between two looks (every entry lives its grace at least).
+ */
+export function sweepInterval(graceMs: number): number {
+  return Math.min(5000, Math.max(500, graceMs / 2));
 }
 
 const PASSED_RCODES: readonly string[] = ['NOERROR', 'NXDOMAIN', 'SERVFAIL', 'REFUSED', 'NOTIMP'];
@@ -49,7 +57,7 @@ export class DnsService {
   constructor(private readonly o: DnsServiceOptions) {
     const log = o.log.child({ part: 'dns' });
     this.learned = new LearnedAddresses(o.nl, {
-      table: o.table, graceMs: o.graceMs, sweepMs: o.sweepMs ?? 5000, log,
+      table: o.table, graceMs: o.graceMs, sweepMs: o.sweepMs ?? sweepInterval(o.graceMs), log,
       current: (id) => this.workspaces.get(id),
     });
     this.refresher = new NameRefresher(o.upstream, (name, chain) => this.learnFor(name, chain),

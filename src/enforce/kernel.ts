@@ -29,6 +29,8 @@ export type KernelOptions = LayoutOptions & CompileOptions;
 
 /** Commits workspaces' policies to the daemon's table, one transaction per change. */
 export class KernelEnforcer implements Enforcer {
+  /** Addresses the daemon's DNS opened for egress names (src/dns); their connections stay. */
+  learned: ((ws: Workspace, addr: string) => boolean) | null = null;
   private readonly applied = new Map<string, CompiledWorkspace>();
   private tail: Promise<unknown> = Promise.resolve();
   private started = false;
@@ -137,6 +139,7 @@ export class KernelEnforcer implements Enforcer {
       workspaceNet: cidrRange({ base: parseIpv4(net)!, prefix: len }),
       runtimeApiPort: this.o.runtimeApiPort,
       registry,
+      learned: this.learned ?? undefined,
     };
     try {
       const tuples = await this.nl.ctList();

@@ -143,6 +143,8 @@ interface NativeTuple {
   dport: number;
   /** the reply direction's destination (ctList only) */
   replyDst?: Uint8Array;
+  /** TCP_CONNTRACK_* of a TCP entry (ctList only) */
+  tcpState?: number;
 }
 
 /** The addon's class, as compiled in native/nft_socket.cc. */

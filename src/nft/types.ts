@@ -186,4 +186,6 @@ export interface CtTuple {
    * the address `src` was translated to by snat or masquerade, else `src` itself.
    */
   replyDst?: string;
+  /** a TCP entry's TCP_CONNTRACK_* state (linux nf_conntrack_tcp.h), as ctList reads it */
+  tcpState?: number;
 }

@@ -44,7 +44,9 @@ export class OutboundRouter {
 
     const state = await this.rt.dump();
     const oldRules = state.rules.filter((r) => r.protocol === ROUTE_PROTOCOL);
-    const oldRoutes = state.routes.filter((r) => r.protocol === ROUTE_PROTOCOL && r.type !== 'other');
+    const oldRoutes = state.routes.filter(
+      (r) => r.protocol === ROUTE_PROTOCOL && r.type !== 'other',
+    );
     const has = <T>(list: T[], key: (x: T) => string) => new Set(list.map(key));
     const [haveRules, wantRules] = [has(oldRules, ruleId), has(rules, ruleId)];
     const [haveRoutes, wantRoutes] = [has(oldRoutes, routeId), has(routes, routeId)];

@@ -50,7 +50,8 @@ export function workspaceRoute(ws: Workspace | null, o: RoutingOptions): Workspa
 
 /** `from <src>/32 lookup <table>`. */
 export function ruleOf(r: WorkspaceRoute): FibRule {
-  return { priority: RULE_PRIORITY, src: r.src, srcLen: 32, table: r.table, protocol: ROUTE_PROTOCOL };
+  const { src, table } = r;
+  return { priority: RULE_PRIORITY, src, srcLen: 32, table, protocol: ROUTE_PROTOCOL };
 }
 
 /** A zone table's routes: the zone's next hop, and the workspace network thrown back. */
@@ -116,7 +117,9 @@ export function inverse(ops: RouteOp[], count = ops.length): RouteOp[] {
 }
 
 /** Each table in use, with one workspace (and its rule) that uses it. */
-function tablesOf(routes: ReadonlyMap<string, WorkspaceRoute>): Map<number, [string, WorkspaceRoute]> {
+function tablesOf(
+  routes: ReadonlyMap<string, WorkspaceRoute>,
+): Map<number, [string, WorkspaceRoute]> {
   const tables = new Map<number, [string, WorkspaceRoute]>();
   for (const [id, r] of routes) if (!tables.has(r.table)) tables.set(r.table, [id, r]);
   return tables;

@@ -68,7 +68,8 @@ t.test('POST applies a pool address; GET network shows it; DELETE releases it', 
 t.test('several workspaces may share one pool address', async (t) => {
   const { call } = await api();
   for (const id of ['ws_a', 'ws_b']) {
-    t.equal((await call('POST', `/workspace/${id}/network/ip`, { ip: '198.18.0.50' })).status, 200);
+    const res = await call('POST', `/workspace/${id}/network/ip`, { ip: '198.18.0.50' });
+    t.equal(res.status, 200);
   }
   t.equal((await call('GET', '/workspace/ws_b/network')).body.outbound_ip, '198.18.0.50');
 });

@@ -111,6 +111,9 @@ t.test('a pool address: that workspace leaves with it via the zone host', async 
   t.match(await lab.nft(['list', 'map', 'inet', 'workspace_netd', 'outbound_ip']),
     /10\.0\.1\.2 : 198\.18\.0\.51/);
   t.match((await ip(lab.host, ['rule', 'show'])).stdout, /from 10\.0\.1\.2 lookup 30501/);
+  const chain = await lab.nft(['list', 'chain', 'inet', 'workspace_netd', 'postrouting']);
+  t.match(chain, /ip daddr != 10\.0\.0\.0\/8 snat ip to ip saddr map @outbound_ip\n\t+oifname/,
+    'nft reads the snat rule back as the golden file shows it, before the masquerade');
 });
 
 t.test('the workspace network and the gateway stay off the zone route', async (t) => {

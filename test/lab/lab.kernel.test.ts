@@ -47,9 +47,12 @@ t.test('lab without the daemon', async (t) => {
     t.same([res.result, res.peerSaw], ['connected', a.gateway]);
   });
 
-  t.test('the gateway answers DNS for the lab zone', async (t) => {
-    t.same(await dns(a.ns, a.gateway, `server2.${lab.zone}`), { ok: true, addresses: [server2] });
-    t.same(await dns(b.ns, b.gateway, `anything.${lab.zone}`), { ok: true, addresses: [server1] });
+  // The host's resolver; the daemon, not the lab, answers workspaces on their gateways.
+  t.test('the host resolver answers the lab zone on 127.0.0.1 only', async (t) => {
+    const ask = (name: string) => dns(lab.host, '127.0.0.1', `${name}.${lab.zone}`);
+    t.same(await ask('server2'), { ok: true, addresses: [server2] });
+    t.same(await ask('anything'), { ok: true, addresses: [server1] });
+    t.notOk((await dns(a.ns, a.gateway, `server2.${lab.zone}`, { timeoutMs: 1000 })).ok);
   });
 
   t.test('the internet has no route to the workspace network', async (t) => {

@@ -2,7 +2,8 @@
  * Real servers for the lab, run with Debian's programs inside the lab's namespaces: TCP
  * listeners (socat) that answer every connection with the address of the peer they saw and
  * then echo, UDP listeners (python3) that answer every datagram with the peer's address,
- * and a DNS server (dnsmasq) on the workspace gateways. All are killed when the run ends.
+ * and the host's DNS resolver (dnsmasq on 127.0.0.1, the daemon's upstream; the daemon itself
+ * answers workspaces on their gateways). All are killed when the run ends.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { NetnsRun } from './netns';
@@ -114,6 +115,36 @@ export function dnsServer(
   return track(run, ns, 'dns 53', argv);
 }
 
+/** What upstreamDns serves and where it writes. */
+export interface UpstreamDnsOptions {
+  /** the address it listens on (port 53, UDP and TCP), e.g. 127.0.0.2 */
+  listen: string;
+  /** an /etc/hosts-style file it answers from; rewrite it and send SIGHUP to change answers */
+  hostsFile: string;
+  /** where it logs every query it receives (--log-queries) */
+  logFile: string;
+  /** the TTL of every answer, in seconds */
+  ttl: number;
+  /** CNAME records, alias to target (the target must be in hostsFile) */
+  cnames?: [string, string][];
+}
+
+/**
+ * A second dnsmasq standing for the host's resolver in DNS tests: answers from a hosts file
+ * it rereads on SIGHUP, with a short TTL, and logs each query so that a test can prove
+ * which questions reached it. It never forwards.
+ */
+export function upstreamDns(run: NetnsRun, ns: string, o: UpstreamDnsOptions): Server {
+  const argv = [
+    'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts',
+    '--no-poll', '--bind-interfaces', '--user=root', '--pid-file=', '--log-queries',
+    `--log-facility=${o.logFile}`, `--listen-address=${o.listen}`, `--addn-hosts=${o.hostsFile}`,
+    `--local-ttl=${o.ttl}`, `--max-ttl=${o.ttl}`, '--cache-size=0',
+    ...(o.cnames ?? []).map(([alias, target]) => `--cname=${alias},${target}`),
+  ];
+  return track(run, ns, `dns ${o.listen}:53`, argv);
+}
+
 /** Listening sockets of a namespace as "proto addr:port" strings. */
 async function listening(ns: string): Promise<string[]> {
   const { stdout } = await nsExec(ns, ['ss', '-H', '-l', '-n', '-t', '-u']);
@@ -179,17 +210,18 @@ export async function startInternetServers(
 }
 
 /**
- * Starts the host namespace's services: DNS on every gateway (and on 127.0.0.1 for the
- * daemon itself), and TCP listeners on HOST_TCP_PORTS that workspaces must not reach.
+ * Starts the host namespace's services: the host's DNS resolver on 127.0.0.1 only (the
+ * daemon answers workspaces on their gateways and forwards to it), and TCP listeners on
+ * HOST_TCP_PORTS that workspaces must not reach. `_gateways` are left to the daemon.
  */
 export async function startHostServices(
   run: NetnsRun,
   ns: string,
-  gateways: string[],
+  _gateways: string[],
   zoneAddr: string,
   records: DnsRecords,
 ): Promise<Server[]> {
-  const dns = dnsServer(run, ns, ['127.0.0.1', ...gateways], zoneAddr, records);
+  const dns = dnsServer(run, ns, ['127.0.0.1'], zoneAddr, records);
   const checks: ReadyCheck[] = [
     { server: dns, proto: 'udp', port: 53 },
     ...HOST_TCP_PORTS.map((port) => ({

@@ -45,8 +45,9 @@ t.test('a second workspace on the same zone shares the table: one rule', async (
   t.same(p.text, [`add rule from 10.0.2.2/32 lookup ${TABLE_BASE} priority ${RULE_PRIORITY}`]);
 });
 
-t.test('moving the last workspace of a zone: new table, rule swapped, old table gone', async (t) => {
-  const p = plan(after(ws('ws_a', 1, US)), [{ prev: ws('ws_a', 1, US), next: ws('ws_a', 1, DE) }]);
+t.test('moving the last workspace of a zone: new table, rule swapped, old gone', async (t) => {
+  const move = { prev: ws('ws_a', 1, US), next: ws('ws_a', 1, DE) };
+  const p = plan(after(ws('ws_a', 1, US)), [move]);
   const [us, de] = [TABLE_BASE, TABLE_BASE + 1];
   t.same(p.text, [
     `add route default via 198.18.0.254 table ${de}`,
@@ -70,7 +71,8 @@ t.test('releasing keeps the table while another workspace uses it', async (t) =>
 t.test('no routing in custom mode, for a remote workspace, or for a hostless zone', async (t) => {
   const a = ws('ws_a', 1, US);
   const applied = after(a);
-  const custom = plan(applied, [{ prev: a, next: ws('ws_a', 1, { ...US, outbound_mode: 'custom' }) }]);
+  const toCustom = ws('ws_a', 1, { ...US, outbound_mode: 'custom' });
+  const custom = plan(applied, [{ prev: a, next: toCustom }]);
   t.equal(custom.ops.length, 3, 'custom mode: rule and table go');
   t.equal(plan(new Map(), [{ prev: null, next: { ...a, interface: null } }]).ops.length, 0);
   t.equal(plan(new Map(), [{ prev: null, next: ws('ws_c', 3, { outbound_ip: '198.18.0.52' }) }])
@@ -80,7 +82,8 @@ t.test('no routing in custom mode, for a remote workspace, or for a hostless zon
 t.test('an unrelated change plans nothing; an ip change swaps the rule', async (t) => {
   const a = ws('ws_a', 1, US);
   const applied = after(a);
-  t.same(plan(applied, [{ prev: a, next: ws('ws_a', 1, { ...US, ingress_ports: [80] }) }]).ops, []);
+  const ports = ws('ws_a', 1, { ...US, ingress_ports: [80] });
+  t.same(plan(applied, [{ prev: a, next: ports }]).ops, []);
   const moved = { ...a, ip: '10.0.9.2' };
   t.same(plan(applied, [{ prev: a, next: moved }]).text, [
     `delete rule from 10.0.1.2/32 lookup ${TABLE_BASE} priority ${RULE_PRIORITY}`,

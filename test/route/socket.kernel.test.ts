@@ -11,7 +11,9 @@ import { RouteSocket } from '../../src/route/socket';
 import type { FibRule, Route, RouteOp } from '../../src/route/types';
 
 const PROTO = 201;
-const rule: FibRule = { priority: 20000, src: '10.0.1.2', srcLen: 32, table: 70001, protocol: PROTO };
+const rule: FibRule = {
+  priority: 20000, src: '10.0.1.2', srcLen: 32, table: 70001, protocol: PROTO,
+};
 const via: Route = {
   table: 70001, dst: '0.0.0.0', dstLen: 0, type: 'unicast', gateway: '192.0.2.1', protocol: PROTO,
 };
