@@ -39,6 +39,11 @@ export interface Config {
   /** null: trust the system's store only */
   proxy_ca_file: string | null;
   log_level: LogLevel;
+  /**
+   * hold the table with NFT_TABLE_F_OWNER and NFT_TABLE_F_PERSIST (Linux 6.9 or newer):
+   * no other program can change it, and it outlives the daemon
+   */
+  table_owner: boolean;
 }
 
 /** The workspaces' DNS: where it forwards, and how long learned addresses outlive a TTL. */
@@ -70,6 +75,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   custom_proxy_plans: ['scale', 'enterprise'],
   proxy_ca_file: null,
   log_level: 'info',
+  table_owner: true,
 };
 
 // nftables object names are at most NFT_NAME_MAXLEN - 1 = 255 bytes (linux nf_tables.h);
@@ -151,6 +157,9 @@ const schema = z
       .nullable()
       .default(null),
     log_level: oneOf(LOG_LEVELS).default('info'),
+    table_owner: z
+      .boolean({ invalid_type_error: 'must be true or false' })
+      .default(DEFAULT_CONFIG.table_owner),
   })
   .strict();
 

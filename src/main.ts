@@ -11,6 +11,12 @@ import { KernelEnforcer } from './enforce/kernel';
 import { WorkspaceRegistry } from './service/registry';
 import { buildServer, listenOnSocket } from './api/server';
 import { formatIpv4, parseCidr } from './net/ipv4';
+import { StateStore } from './state/store';
+import { DurableState } from './state/durable';
+import { StoredSecrets } from './state/secrets';
+import { DriftMonitor } from './enforce/drift';
+import { NftMonitor } from './nft/monitor';
+import { announceReady, announceStopping } from './systemd/ready';
 import { createProxies } from './proxy/start';
 import { RouteSocket } from './route/socket';
 import { OutboundRouter } from './outbound/router';
@@ -33,6 +39,11 @@ async function main(): Promise<void> {
   const net = parseCidr(config.workspace_network);
   if (!net.ok) throw new Error('config: workspace_network must be an IPv4 CIDR');
 
+  // The database is the truth: the kernel is rebuilt from it (README: Durability).
+  const store = StateStore.open(config.state_dir);
+  const desired = store.load();
+  log.info({ workspaces: desired.size, file: store.file }, 'desired state loaded');
+
   const nl = NftSocket.open();
   const rt = RouteSocket.open();
   const workspaceNet = { net: formatIpv4(net.cidr.base), len: net.cidr.prefix };
@@ -41,36 +52,53 @@ async function main(): Promise<void> {
     uplink: config.uplink,
     workspaceNet: { net: formatIpv4(net.cidr.base), len: net.cidr.prefix },
     runtimeApiPort: config.runtime_api_port,
+    tableFlags: config.table_owner ? { owner: true, persist: true } : undefined,
     relayPort: config.relay_port,
     zones: config.zones,
   }, log, new OutboundRouter(rt, { zones: config.zones, workspaceNet }, log));
   // The DNS side follows every applied change (README: Egress by hostname).
   const dns = createDns(config, nl, log);
+  const proxies = createProxies(config, nl, log, new StoredSecrets(store));
   enforcer.learned = dns.isLearned;
-  const proxies = createProxies(config, nl, log);
   const registry = new WorkspaceRegistry({
     enforcer: dns.watch(enforcer),
     customProxyPlans: config.custom_proxy_plans,
     zones: config.zones,
     workspaceNetwork: config.workspace_network,
     logger: log,
+    initial: desired.values(),
+    durable: new DurableState(store, dns.watch(enforcer), log, (err) => {
+      log.fatal({ err }, 'the kernel holds a change the state lost; restarting from the state');
+      process.exit(1);
+    }),
     proxies: proxies.service,
   });
 
-  // TODO(#7): load the desired state from state_dir; until then a start begins empty.
-  await enforcer.start(new Map());
-  log.info({ table: config.table, uplink: config.uplink }, 'table in place');
+  await enforcer.start(registry.snapshot());
+  const owned = config.table_owner;
+  log.info({ table: config.table, uplink: config.uplink, owned }, 'table in place');
+  const drift = new DriftMonitor(enforcer, {
+    table: config.table,
+    ownPortId: nl.portId(),
+    openMonitor: (onEvents) => NftMonitor.open(onEvents),
+    log,
+  });
+  drift.start();
   await proxies.start(registry.snapshot().values());
   await dns.start(registry.snapshot());
 
   const app = buildServer({ registry, enforcer, logger: log });
   await listenOnSocket(app, config.socket);
   log.info({ socket: config.socket }, 'api listening');
+  void announceReady(() => enforcer.healthy(), log, `enforcing ${desired.size} workspaces`);
 
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping; rules stay in the kernel');
+    announceStopping();
+    drift.close();
     Promise.all([app.close(), proxies.close()]).finally(() => {
       dns.close();
+      store.close();
       nl.close();
       rt.close();
       process.exit(0);

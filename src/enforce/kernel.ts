@@ -3,7 +3,7 @@
  * commits one batch per call, and ends the connections a tightened policy no longer allows.
  */
 import type { Logger } from 'pino';
-import type { CommitResult, CtTuple, Op, TableState, Family } from '../nft/types';
+import type { CommitResult, CtTuple, Op, TableFlags, TableState, Family } from '../nft/types';
 import type { Workspace } from '../model/types';
 import { Enforcer, KernelError, WorkspaceChange } from './types';
 import { compileWorkspace, CompiledWorkspace, CompileOptions } from '../compile/workspace';
@@ -12,6 +12,7 @@ import { FAMILY, skeleton, LayoutOptions } from '../compile/layout';
 import { describeOp, hintFor } from './describe';
 import { stillAllowed } from '../policy/connections';
 import { cidrRange, parseIpv4 } from '../net/ipv4';
+import { expectedTable, summarize, tableDifferences } from './audit';
 import type { OutboundRouter } from '../outbound/router';
 import type { RoutingPlan } from '../outbound/routes';
 import { translatedAway } from '../outbound/connections';
@@ -25,7 +26,18 @@ export interface Netlink {
 }
 
 /** Everything the enforcer needs of the config. */
-export type KernelOptions = LayoutOptions & CompileOptions;
+export type KernelOptions = LayoutOptions & CompileOptions & {
+  /** the table's NFT_TABLE_F_* flags: owner and persist unless config table_owner is off */
+  tableFlags?: TableFlags;
+};
+
+/** What an audit found and did. */
+export interface AuditResult {
+  /** what differed from the desired state (empty: the kernel matched) */
+  differences: string[];
+  /** true when the table was rebuilt to repair them */
+  repaired: boolean;
+}
 
 /** Commits workspaces' policies to the daemon's table, one transaction per change. */
 export class KernelEnforcer implements Enforcer {
@@ -34,6 +46,10 @@ export class KernelEnforcer implements Enforcer {
   private readonly applied = new Map<string, CompiledWorkspace>();
   private tail: Promise<unknown> = Promise.resolve();
   private started = false;
+  /** false from a foreign change (or a failed repair) until an audit finds the kernel right */
+  private inSync = false;
+  /** counts suspect() calls, so an audit that read the table before one cannot clear it */
+  private suspicions = 0;
 
   constructor(
     private readonly nl: Netlink,
@@ -43,26 +59,50 @@ export class KernelEnforcer implements Enforcer {
     private readonly router: OutboundRouter | null = null,
   ) {}
 
-  /** Replaces the table with the skeleton and `registry`'s workspaces, atomically. */
+  /**
+   * Replaces the table with the skeleton and `registry`'s workspaces in one transaction
+   * (an old table is deleted in the same batch, so no packet ever sees it missing), then
+   * reads it back: healthy() is true only when it matches.
+   */
   async start(registry: ReadonlyMap<string, Workspace>): Promise<void> {
     await this.exclusive(async () => {
-      const existing = await this.nl.listTable(FAMILY, this.o.table);
-      const ops: Op[] = existing
-        ? [{ op: 'delete', kind: 'table', family: FAMILY, name: this.o.table }]
-        : [];
-      const owners: (string | null)[] = ops.map(() => null);
-      for (const op of skeleton(this.o)) (ops.push(op), owners.push(null));
-
       const compiled = [...registry.values()].map((ws) => compileWorkspace(ws, registry, this.o));
-      for (const c of compiled) {
-        for (const op of diffWorkspace(this.o.table, null, c)) (ops.push(op), owners.push(c.id));
-      }
       const routing = await this.router?.reconcile(registry);
-      await this.withRoutes(routing, () => this.commit(ops, owners));
-      this.applied.clear();
-      for (const c of compiled) this.applied.set(c.id, c);
+      await this.withRoutes(routing, () => this.rebuild(compiled));
       this.started = true;
+      const differences = await this.verify();
+      if (differences.length > 0) {
+        this.log.error({ differences: summarize(differences) }, 'table differs after start');
+      }
     });
+  }
+
+  /**
+   * Compares the kernel's table with the desired state and, when they differ, rebuilds
+   * the table in one transaction. Throws (leaving healthy() false) when the kernel
+   * refuses the repair, e.g. while another process owns the table.
+   */
+  async reconcile(reason: string): Promise<AuditResult> {
+    return this.exclusive(async () => {
+      if (!this.started) return { differences: [], repaired: false };
+      const started = performance.now();
+      const differences = await this.verify();
+      if (differences.length === 0) return { differences, repaired: false };
+
+      this.inSync = false;
+      await this.rebuild([...this.applied.values()]);
+      const left = await this.verify();
+      const ms = Math.round(performance.now() - started);
+      if (left.length > 0) throw new Error(`the repaired table still differs: ${left[0]}`);
+      this.log.warn({ reason, differences: summarize(differences), ms }, 'table repaired');
+      return { differences, repaired: true };
+    });
+  }
+
+  /** Marks the kernel as possibly changed by someone else: unhealthy until reconciled. */
+  suspect(): void {
+    this.suspicions++;
+    if (this.started) this.inSync = false;
   }
 
   /** See Enforcer.apply. */
@@ -96,10 +136,53 @@ export class KernelEnforcer implements Enforcer {
     });
   }
 
-  /** See Enforcer.healthy. */
+  /**
+   * See Enforcer.healthy. Cheap, for frequent polling: the comparison itself runs in
+   * reconcile(), on every foreign change the monitor reports and periodically.
+   */
   async healthy(): Promise<boolean> {
-    // TODO(#7): compare the kernel's table with the desired state, not only the start.
-    return this.started;
+    return this.started && this.inSync;
+  }
+
+  /** The whole table as one batch: delete the old one (if any), skeleton, workspaces. */
+  private async rebuild(compiled: CompiledWorkspace[]): Promise<void> {
+    const existing = await this.nl.listTable(FAMILY, this.o.table);
+    const ops: Op[] = existing
+      ? [{ op: 'delete', kind: 'table', family: FAMILY, name: this.o.table }]
+      : [];
+    const owners: (string | null)[] = ops.map(() => null);
+    for (const op of this.tableOps(compiled)) (ops.push(op.op), owners.push(op.owner));
+
+    await this.commit(ops, owners);
+    this.applied.clear();
+    for (const c of compiled) this.applied.set(c.id, c);
+  }
+
+  /** The operations that build the desired table from nothing, each with its workspace. */
+  private tableOps(compiled: Iterable<CompiledWorkspace>): { op: Op; owner: string | null }[] {
+    const out = skeleton(this.o).map((op) => ({ op, owner: null as string | null }));
+    const first = out[0].op;
+    if (first.kind === 'table' && first.op !== 'delete' && this.o.tableFlags) {
+      out[0] = { op: { ...first, flags: this.o.tableFlags }, owner: null };
+    }
+    for (const c of compiled) {
+      for (const op of diffWorkspace(this.o.table, null, c)) out.push({ op, owner: c.id });
+    }
+    return out;
+  }
+
+  /** Reads the table back and records whether it matches; returns the differences. */
+  private async verify(): Promise<string[]> {
+    const before = this.suspicions;
+    const differences = await this.differences();
+    this.inSync = differences.length === 0 && this.suspicions === before;
+    return differences;
+  }
+
+  /** How the kernel's table differs from the one the applied state builds. */
+  private async differences(): Promise<string[]> {
+    const expected = expectedTable(this.tableOps(this.applied.values()).map((o) => o.op));
+    return tableDifferences(expected, await this.nl.listTable(FAMILY, this.o.table));
   }
 
   /**

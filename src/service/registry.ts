@@ -21,6 +21,7 @@ import { defaultPolicy, type Plan, type Workspace } from '../model/types';
 import { type NetworkView, type PatchView, networkView, patchView } from '../model/view';
 import type { CustomProxyHooks } from '../proxy/service';
 import { Gate, KeyedQueue } from './queue';
+import type { DurableState } from '../state/durable';
 import type { Zone } from '../config';
 import { ZonePool } from '../outbound/pool';
 
@@ -34,6 +35,10 @@ export interface RegistryOptions {
   /** the dedicated outbound IP pool (config zones) */
   zones?: readonly Zone[];
   logger?: Logger;
+  /** the desired state as stored (src/state): the registry starts from it */
+  initial?: Iterable<Workspace>;
+  /** stores each change once the kernel has it, before the caller hears of it */
+  durable?: DurableState;
   /** custom outbound proxies: preflight, credentials, relay (src/proxy/service.ts) */
   proxies?: CustomProxyHooks;
 }
@@ -63,6 +68,7 @@ export class WorkspaceRegistry {
   /** @param options the enforcer, the plans that may use a custom proxy, the network */
   constructor(private readonly options: RegistryOptions) {
     this.network = options.workspaceNetwork ? mustParseCidr(options.workspaceNetwork) : null;
+    for (const ws of options.initial ?? []) this.workspaces.set(ws.id, ws);
     this.pool = new ZonePool(options.zones);
   }
 
@@ -270,7 +276,11 @@ export class WorkspaceRegistry {
     id: string,
   ): Promise<void> {
     const started = performance.now();
+    // `registry` was derived from the state as it is now, before any await: what differs
+    // between the two is exactly what this call changes, and what gets stored.
+    const before = new Map(this.workspaces);
     await this.options.enforcer.apply(changes, registry);
+    await this.options.durable?.record(changes, before, registry);
 
     const ms = Math.round(performance.now() - started);
     const fields = { workspace: id, changes: changes.length, ms };

@@ -1,0 +1,146 @@
+/**
+ * The audit: what the daemon's table should hold, built from the operations that create
+ * it, compared with what the kernel reads back. Used at start (to prove the rebuild), by
+ * the drift monitor after a foreign change, and periodically as a backstop.
+ */
+import { canonicalExpr } from '../nft/addon';
+import type { BaseChain, Element, Expr, Op, SetSpec, TableState } from '../nft/types';
+
+/** How many differences a report names before it only counts the rest. */
+const REPORT_LIMIT = 20;
+const NFT_DATA_VERDICT = 0xffffff00;
+
+/** The table that `ops` build when applied in order to an empty namespace. */
+export function expectedTable(ops: readonly Op[]): TableState {
+  let table: TableState | null = null;
+  const need = (): TableState => {
+    if (!table) throw new Error('audit: an operation comes before its table');
+    return table;
+  };
+
+  for (const op of ops) {
+    if (op.kind === 'table') {
+      const fresh = { family: op.family, name: op.name, flags: {}, chains: [], sets: [] };
+      table = op.op === 'delete' ? null : { ...fresh, flags: op.flags ?? {} };
+      continue;
+    }
+    const t = need();
+    if (op.kind === 'chain') {
+      const chain = t.chains.find((c) => c.name === op.name);
+      if (op.op === 'delete') t.chains = t.chains.filter((c) => c.name !== op.name);
+      else if (op.op === 'flush') chain!.rules = [];
+      else if (!chain) t.chains.push({ name: op.name, base: op.base, rules: [] });
+    } else if (op.kind === 'set') {
+      if (op.op === 'delete') t.sets = t.sets.filter((s) => s.spec.name !== op.name);
+      else if (!t.sets.some((s) => s.spec.name === op.set.name)) {
+        t.sets.push({ spec: op.set, elements: [] });
+      }
+    } else if (op.kind === 'elements') {
+      const set = t.sets.find((s) => s.spec.name === op.set)!;
+      const gone = new Set(op.elements.map((e) => hex(e.key)));
+      set.elements = set.elements.filter((e) => !gone.has(hex(e.key)));
+      if (op.op !== 'delete') set.elements.push(...op.elements);
+    } else {
+      t.chains.find((c) => c.name === op.chain)!.rules.push({ handle: 0, exprs: op.exprs });
+    }
+  }
+  return need();
+}
+
+/**
+ * What the kernel's table lacks or has beyond the expected one, in words for the log
+ * ("chain forward: rules differ"); empty when they match. Rule handles, element order,
+ * register aliases (canonicalReg) and the elements of timeout sets do not count.
+ */
+export function tableDifferences(expected: TableState, actual: TableState | null): string[] {
+  if (actual === null) return [`table ${expected.family} ${expected.name} is missing`];
+  const out: string[] = [];
+  if (canon(expected.flags) !== canon(actual.flags)) {
+    out.push(`table flags are ${canon(actual.flags)}, expected ${canon(expected.flags)}`);
+  }
+
+  const chains = new Map(actual.chains.map((c) => [c.name, c]));
+  for (const want of expected.chains) {
+    const have = chains.get(want.name);
+    chains.delete(want.name);
+    if (!have) out.push(`chain ${want.name} is missing`);
+    else if (baseKey(want.base) !== baseKey(have.base)) out.push(`chain ${want.name}: hook`);
+    else if (!sameRules(want.rules, have.rules)) {
+      out.push(`chain ${want.name}: rules differ (${have.rules.length}, expected ` +
+        `${want.rules.length})`);
+    }
+  }
+  for (const name of chains.keys()) out.push(`chain ${name} is not the daemon's`);
+
+  const sets = new Map(actual.sets.map((s) => [s.spec.name, s]));
+  for (const want of expected.sets) {
+    const have = sets.get(want.spec.name);
+    sets.delete(want.spec.name);
+    if (!have) out.push(`set ${want.spec.name} is missing`);
+    else if (specKey(want.spec) !== specKey(have.spec)) out.push(`set ${want.spec.name}: type`);
+    else if (!want.spec.timeout) {
+      // A timeout set is a cache filled at run time (learned DNS answers) that the kernel
+      // empties by itself: its elements are not desired state, only its shape is.
+      out.push(...elementDifferences(want.spec.name, want.elements, have.elements));
+    }
+  }
+  for (const name of sets.keys()) out.push(`set ${name} is not the daemon's`);
+  return out;
+}
+
+/** `differences` cut to a log-sized list. */
+export function summarize(differences: string[]): string[] {
+  if (differences.length <= REPORT_LIMIT) return differences;
+  const more = differences.length - REPORT_LIMIT;
+  return [...differences.slice(0, REPORT_LIMIT), `and ${more} more`];
+}
+
+function elementDifferences(set: string, want: Element[], have: Element[]): string[] {
+  const wanted = new Set(want.map(canon));
+  const held = new Set(have.map(canon));
+  const missing = [...wanted].filter((e) => !held.has(e)).length;
+  const extra = [...held].filter((e) => !wanted.has(e)).length;
+  const out: string[] = [];
+  if (missing > 0) out.push(`set ${set}: ${missing} element(s) missing`);
+  if (extra > 0) out.push(`set ${set}: ${extra} element(s) not the daemon's`);
+  return out;
+}
+
+function sameRules(want: { exprs: Expr[] }[], have: { exprs: Expr[] }[]): boolean {
+  if (want.length !== have.length) return false;
+  return want.every((rule, i) => ruleKey(rule.exprs) === ruleKey(have[i].exprs));
+}
+
+function ruleKey(exprs: Expr[]): string {
+  return canon(exprs.map(canonicalExpr));
+}
+
+function baseKey(base: BaseChain | undefined): string {
+  return base ? canon(base) : 'regular';
+}
+
+/** A spec as the kernel keeps it: a verdict map has no data length of its own. */
+function specKey(spec: SetSpec): string {
+  const { dataLen, ...rest } = spec;
+  return canon(spec.dataType === NFT_DATA_VERDICT ? rest : { ...rest, dataLen });
+}
+
+/**
+ * A canonical text of a value: object keys sorted, bytes as hex, and absent, undefined
+ * and false fields alike (the kernel reports a flag only when it is on).
+ */
+function canon(value: unknown): string {
+  if (value instanceof Uint8Array) return `x${hex(value)}`;
+  if (Array.isArray(value)) return `[${value.map(canon).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const fields = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined && v !== false)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${fields.map(([k, v]) => `${k}:${canon(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
