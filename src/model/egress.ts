@@ -2,8 +2,8 @@
  * Egress entries: what a workspace may reach on the internet. The seed calls them
  * "outbound hosts/CIDRs"; an entry is an IPv4 address, an IPv4 CIDR, or a DNS name.
  *
- * Addresses and CIDRs are enforced by the kernel today. Names are validated and stored so
- * that the API round-trips them, and are enforced by a later feature (resolution on the host).
+ * Addresses and CIDRs are elements of the kernel's egress_net set. Names are enforced through
+ * the daemon's DNS (src/dns): only they resolve, and their answers open their addresses.
  */
 import type { Cidr, Ipv4Range } from '../net/ipv4';
 import { cidrRange, mergeRanges, parseCidr, parseIpv4 } from '../net/ipv4';
@@ -35,6 +35,7 @@ export function classifyEgress(raw: string): EgressResult {
 
   const address = parseIpv4(raw);
   if (address !== null) return { ok: true, entry: { kind: 'address', value: raw, address } };
+  if (raw.includes('://')) return refuse('is a URL; write the host name alone, like example.com');
   if (raw.includes('/')) return classifyCidr(raw);
   return classifyName(raw);
 }
@@ -48,7 +49,7 @@ export function normalizeEgress(raw: string): string {
 
 /**
  * The kernel's view of a stored egress list: its addresses and CIDRs merged into
- * disjoint ranges. Names are left out; they are not enforced yet.
+ * disjoint ranges. Names are left out: their addresses come from DNS answers (src/dns).
  */
 export function egressRanges(entries: readonly string[]): Ipv4Range[] {
   const ranges: Ipv4Range[] = [];
@@ -63,7 +64,7 @@ export function egressRanges(entries: readonly string[]): Ipv4Range[] {
   return mergeRanges(ranges);
 }
 
-/** True when the stored list has names, which only a later feature will enforce. */
+/** True when the stored list has names, whose addresses the daemon's DNS learns. */
 export function hasEgressNames(entries: readonly string[]): boolean {
   return entries.some((raw) => {
     const result = classifyEgress(raw);

@@ -62,7 +62,8 @@ t.test('refusal reasons point at the mistake', async (t) => {
   };
   t.match(problem('*.example.com'), /wildcard/);
   t.match(problem('example.com:443'), /without scheme or port/);
-  t.match(problem('https://example.com'), /not an IPv4 CIDR/);
+  t.match(problem('https://example.com'), /is a URL; write the host name alone/);
+  t.match(problem('example.com/path'), /URLs and paths are not accepted/);
   t.match(problem('bücher.example'), /xn--/);
   t.match(problem('1.2.3.256'), /not a valid IPv4 address/);
 });
