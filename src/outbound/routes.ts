@@ -6,6 +6,10 @@
  * workspace with an applied zone gets one rule, `from <workspace ip> lookup <zone table>`,
  * between `local` (0) and `main` (32766). A zone's table exists while a rule uses it.
  * The nftables side (the outbound_ip map) gives the same packets the zone's address.
+ *
+ * TODO(#5): one rule per workspace is a list the kernel walks for every routed packet
+ * (fib_rules_lookup); with thousands of workspaces holding addresses, a per-zone rule on a
+ * packet mark set from the outbound_ip map would keep it to one rule per zone.
  */
 import type { Zone } from '../config';
 import type { WorkspaceChange } from '../enforce/types';

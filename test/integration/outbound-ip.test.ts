@@ -96,7 +96,9 @@ t.test('before any address, both workspaces leave with the uplink address', asyn
 });
 
 t.test('a pool address: that workspace leaves with it via the zone host', async (t) => {
+  const started = performance.now();
   t.same(await apply('ws_a', DE.ip), { success: true, ip: DE.ip, country_code: 'DE' });
+  t.comment(`POST .../network/ip took ${Math.round(performance.now() - started)} ms`);
   t.equal((await api('GET', '/workspace/ws_a/network')).body.outbound_ip, DE.ip);
 
   const a = await probe('ws_a');
