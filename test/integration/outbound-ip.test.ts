@@ -195,9 +195,27 @@ t.test('releasing ends what left with the zone address; the uplink takes over', 
     'no zone table left');
 });
 
-t.test('an empty pool answers pool_empty', async (t) => {
+t.test('deleting a workspace takes its rule, and its zone table if it was the last', async (t) => {
+  await apply('ws_b', DE.ip);
+  t.match((await ip(lab.host, ['rule', 'show'])).stdout, /from 10\.0\.2\.2 lookup 30501/);
+  t.equal((await api('DELETE', '/workspace/ws_b')).status, 200);
+  t.notMatch((await ip(lab.host, ['rule', 'show'])).stdout, /lookup 305/);
+  t.equal((await ip(lab.host, ['route', 'show', 'table', 'all', 'proto', '201'])).stdout, '');
+});
+
+t.test('a restart removes the rules and routes the desired state no longer needs', async (t) => {
+  await apply('ws_a', DE.ip);
+  t.match((await ip(lab.host, ['rule', 'show'])).stdout, /lookup 30501/);
   await lab.daemon!.stop();
+  t.match((await ip(lab.host, ['rule', 'show'])).stdout, /lookup 30501/, 'kept while stopped');
+
+  // Without the pool, no stored address applies any more.
   await lab.startDaemon({ zones: [] });
+  t.notMatch((await ip(lab.host, ['rule', 'show'])).stdout, /lookup 305/);
+  t.equal((await ip(lab.host, ['route', 'show', 'table', 'all', 'proto', '201'])).stdout, '');
+});
+
+t.test('an empty pool answers pool_empty', async (t) => {
   await api('PUT', '/workspace/ws_a', lab.registration('ws_a'));
   const before = await kernelState();
   const res = await api('POST', '/workspace/ws_a/network/ip', { ip: US.ip });
