@@ -18,6 +18,7 @@ t.test('no path gives the contract defaults', async (t) => {
     custom_proxy_plans: ['scale', 'enterprise'],
     proxy_ca_file: null,
     log_level: 'info',
+    table_owner: true,
   });
   t.strictSame(loadConfig(), DEFAULT_CONFIG);
 });
@@ -96,4 +97,9 @@ t.test('an unreadable or non-JSON file is one line too', async (t) => {
   await fs.writeFile(bad, '{ "socket": ');
   t.throws(() => loadConfig(bad), { message: new RegExp(`^config: ${bad} is not valid JSON: `) });
   t.throws(() => loadConfig(bad), { message: /^[^\n]*$/ }, 'one line');
+});
+
+t.test('table_owner is a boolean', async (t) => {
+  t.equal(parseConfig({ table_owner: false }).table_owner, false);
+  t.throws(() => parseConfig({ table_owner: 'yes' }), /^config: table_owner must be true or false$/);
 });

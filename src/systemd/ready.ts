@@ -16,11 +16,13 @@ export async function announceReady(
   log: Logger,
   status: string,
 ): Promise<void> {
-  while (!(await healthy())) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  if (sdNotify({ READY: 1, STATUS: status })) log.info({ status }, 'systemd told ready');
-
+  // The watchdog measures the event loop, not health: an unhealthy daemon that still
+  // runs keeps retrying its repair, and restarting it would not help.
   const interval = watchdogIntervalMs();
   if (interval !== null) setInterval(() => sdNotify({ WATCHDOG: 1 }), interval).unref();
+
+  while (!(await healthy())) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  if (sdNotify({ READY: 1, STATUS: status })) log.info({ status }, 'systemd told ready');
 }
 
 /** Tells systemd the daemon is stopping (the rules stay: see README, Durability). */

@@ -9,10 +9,21 @@ import { createLab, type Lab } from '../lab/lab';
 import { tcp } from '../lab/probe';
 import { NftSocket } from '../../src/nft/addon';
 import { normalize } from '../support/render';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 const TABLE = 'workspace_netd';
 const S1 = '198.18.1.10';
 let lab: Lab;
+
+/** Prints each datagram received on the Unix socket argv[1], newlines as spaces. */
+const NOTIFY_LISTENER = [
+  'import socket, sys',
+  's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+  's.bind(sys.argv[1])',
+  'while True: print(s.recv(4096).decode().replace("\\n", " "), flush=True)',
+].join('\n');
 let reader: NftSocket;
 
 const api = (method: string, path: string, body?: unknown) => lab.daemon!.api(method, path, body);
@@ -132,6 +143,32 @@ t.test('SIGTERM leaves every rule enforced; restarts give the same ruleset', asy
     t.equal(await listing(), before, `restart ${round}: the same ruleset`);
     await lab.daemon!.stop();
   }
+  await lab.daemon!.start();
+});
+
+t.test('systemd hears READY=1 once the table matches, STOPPING=1 at SIGTERM', async (t) => {
+  // Node has no AF_UNIX datagram sockets, so python3 stands in for systemd's end.
+  const path = join(lab.daemon!.dir, 'notify.sock');
+  const heard: string[] = [];
+  const listener = spawn('python3', ['-u', '-c', NOTIFY_LISTENER, path]);
+  listener.stdout.on('data', (chunk: Buffer) => heard.push(...chunk.toString().split('\n')));
+  t.teardown(() => listener.kill());
+  await within(5000, 'the listener', async () => existsSync(path));
+
+  await lab.daemon!.stop();
+  process.env.NOTIFY_SOCKET = path;
+  try {
+    await lab.daemon!.start();
+  } finally {
+    delete process.env.NOTIFY_SOCKET;
+  }
+  await within(2000, 'READY=1', async () => heard.some((l) => l.startsWith('READY=1')));
+  const order = lab.daemon!.logRecords().map((r) => r.msg);
+  t.ok(order.lastIndexOf('table in place') < order.lastIndexOf('systemd told ready'));
+  t.match(heard.find((l) => l.startsWith('READY=1')), /STATUS=enforcing 3 workspaces/);
+
+  await lab.daemon!.stop();
+  t.ok(heard.some((l) => l.startsWith('STOPPING=1')), 'STOPPING=1');
   await lab.daemon!.start();
 });
 

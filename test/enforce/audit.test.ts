@@ -1,0 +1,86 @@
+/**
+ * The audit's comparison: the table the daemon's operations build against what the
+ * kernel reads back, and which differences count (and which, like register aliases,
+ * rule handles and element order, do not).
+ */
+import t from 'tap';
+import { expectedTable, summarize, tableDifferences } from '../../src/enforce/audit';
+import { skeleton } from '../../src/compile/layout';
+import type { TableState } from '../../src/nft/types';
+
+const layout = { table: 'workspace_netd', uplink: 'up0', workspaceNet: { net: '10.0.0.0', len: 8 } };
+const key = (n: number) => Uint8Array.from([n, 0, 0, 0]);
+
+/** The skeleton and one workspace chain, as the daemon's operations build them. */
+function built(): TableState {
+  const ops = skeleton(layout);
+  ops.push({ op: 'create', kind: 'chain', family: 'inet', table: layout.table, name: 'ws_a_out' });
+  return expectedTable(ops);
+}
+
+/** A deep copy, as a readback is a separate object. */
+const copy = (s: TableState): TableState => structuredClone(s);
+
+t.test('a table compared with its own readback has no differences', async (t) => {
+  t.same(tableDifferences(built(), copy(built())), []);
+});
+
+t.test('a missing table, chain, rule or set is named', async (t) => {
+  const want = built();
+  t.same(tableDifferences(want, null), ['table inet workspace_netd is missing']);
+
+  const have = copy(want);
+  have.chains = have.chains.filter((c) => c.name !== 'refuse');
+  have.chains.find((c) => c.name === 'forward')!.rules.pop();
+  have.sets = have.sets.filter((s) => s.spec.name !== 'src');
+  const found = tableDifferences(want, have);
+  t.ok(found.includes('chain refuse is missing'));
+  t.ok(found.some((d) => d.startsWith('chain forward: rules differ')));
+  t.ok(found.includes('set src is missing'));
+});
+
+t.test('what someone else added is named too', async (t) => {
+  const want = built();
+  const have = copy(want);
+  have.chains.push({ name: 'extra', rules: [] });
+  have.chains.find((c) => c.name === 'input')!.rules.unshift({ handle: 99, exprs: [
+    { type: 'immediate', dreg: 0, verdict: { kind: 'accept' } }] });
+  have.sets.find((s) => s.spec.name === 'ifaces')!.elements.push({ key: key(1) });
+  have.flags = { owner: true };
+
+  const found = tableDifferences(want, have);
+  t.ok(found.includes('chain extra is not the daemon\'s'));
+  t.ok(found.some((d) => d.startsWith('chain input: rules differ')));
+  t.ok(found.includes('set ifaces: 1 element(s) not the daemon\'s'));
+  t.ok(found.some((d) => d.startsWith('table flags')));
+});
+
+t.test('register aliases, absent false flags, handles and element order do not count', async (t) => {
+  const want = built();
+  const have = copy(want);
+  for (const chain of have.chains) {
+    chain.rules = chain.rules.map((r, i) => ({ handle: 1000 + i, exprs: r.exprs.map((e) => {
+      if (e.type === 'lookup' && e.invert === undefined) return { ...e, invert: false };
+      if ('sreg' in e && e.sreg === 1) return { ...e, sreg: 8 };
+      return e;
+    }) }));
+  }
+  const ifaces = want.sets.find((s) => s.spec.name === 'ifaces')!;
+  ifaces.elements.push({ key: key(1) }, { key: key(2) });
+  have.sets.find((s) => s.spec.name === 'ifaces')!.elements.push({ key: key(2) }, { key: key(1) });
+  t.same(tableDifferences(want, have), []);
+});
+
+t.test('the elements of a timeout set are a cache, not desired state', async (t) => {
+  const want = built();
+  want.sets.push({ spec: { name: 'learned', keyType: 7, keyLen: 4, timeout: true }, elements: [] });
+  const have = copy(want);
+  have.sets.find((s) => s.spec.name === 'learned')!.elements.push({ key: key(9) });
+  t.same(tableDifferences(want, have), []);
+});
+
+t.test('a long report is cut, counting the rest', async (t) => {
+  const many = Array.from({ length: 25 }, (_, i) => `d${i}`);
+  t.same(summarize(many).length, 21);
+  t.equal(summarize(many)[20], 'and 5 more');
+});
