@@ -28,6 +28,8 @@ export interface Config {
   state_dir: string;
   table: string;
   uplink: string;
+  /** taps are named with this prefix; traffic from an unregistered one is dropped */
+  tap_prefix: string | null;
   workspace_network: string;
   runtime_api_port: number;
   relay_port: number;
@@ -66,6 +68,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   state_dir: '/var/lib/workspace-netd',
   table: 'workspace_netd',
   uplink: 'eth0',
+  tap_prefix: null,
   workspace_network: '10.0.0.0/8',
   runtime_api_port: 9990,
   relay_port: 15001,
@@ -109,6 +112,10 @@ const schema = z
     uplink: text()
       .refine(isInterfaceName, 'must be a Linux interface name of 1 to 15 characters')
       .default(DEFAULT_CONFIG.uplink),
+    tap_prefix: text()
+      .regex(/^[A-Za-z0-9_.-]{1,14}$/, 'must be 1 to 14 letters, digits, "_", "." or "-"')
+      .nullable()
+      .default(DEFAULT_CONFIG.tap_prefix),
     workspace_network: text()
       .refine((cidr) => parseCidr(cidr).ok, 'must be an IPv4 CIDR without host bits')
       .default(DEFAULT_CONFIG.workspace_network),

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
   const enforcer = new KernelEnforcer(nl, {
     table: config.table,
     uplink: config.uplink,
+    tapPrefix: config.tap_prefix,
     workspaceNet: { net: formatIpv4(net.cidr.base), len: net.cidr.prefix },
     runtimeApiPort: config.runtime_api_port,
     tableFlags: config.table_owner ? { owner: true, persist: true } : undefined,
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
     customProxyPlans: config.custom_proxy_plans,
     zones: config.zones,
     workspaceNetwork: config.workspace_network,
+    hostInterfaces: [config.uplink],
     logger: log,
     initial: desired.values(),
     durable: new DurableState(store, dns.watch(enforcer), log, (err) => {

@@ -24,6 +24,10 @@ function concatType(...types: number[]): number {
 export const SETS = {
   ifaces: 'ifaces',
   src: 'src',
+  /** every local workspace's address: only its own tap may send from it */
+  wsIp: 'ws_ip',
+  /** addresses of registered workspaces on other hosts: their daemons decide inbound */
+  remoteIp: 'remote_ip',
   out: 'out',
   in: 'in',
   egressNet: 'egress_net',
@@ -69,6 +73,8 @@ function setSpecs(): SetSpec[] {
   return [
     { name: SETS.ifaces, keyType: T.ifname, keyLen: 16, keyByteorder: 'host' },
     { name: SETS.src, keyType: concatType(T.ifname, T.ipv4), keyLen: 20, fields: [16, 4] },
+    { name: SETS.wsIp, keyType: T.ipv4, keyLen: 4 },
+    { name: SETS.remoteIp, keyType: T.ipv4, keyLen: 4 },
     {
       name: SETS.out, keyType: T.ifname, keyLen: 16, keyByteorder: 'host',
       dataType: NFT_DATA_VERDICT, dataLen: 0,
@@ -113,6 +119,8 @@ export interface LayoutOptions {
   uplink: string;
   /** the workspace network, e.g. { net: '10.0.0.0', len: 8 } */
   workspaceNet: { net: string; len: number };
+  /** interfaces named with this prefix are workspace taps: unregistered ones are dropped */
+  tapPrefix?: string | null;
 }
 
 /** The operations that build the empty table: sets, base chains, fixed rules. */
@@ -138,6 +146,15 @@ export function skeleton(o: LayoutOptions): Op[] {
   return ops;
 }
 
+/** `iifname "PREFIX*" iifname != @ifaces drop`: a tap nobody registered is dark. */
+function unregisteredTaps(prefix: string | null | undefined): Expr[][] {
+  if (!prefix) return [];
+  // A cmp shorter than the loaded name compares only the prefix (nft's "tap*").
+  const data = Uint8Array.from(Buffer.from(prefix, 'ascii'));
+  return [[...match(meta('iifname'), 'eq', data), ...lookup([meta('iifname')], SETS.ifaces, true),
+    drop()]];
+}
+
 function fixedRules(o: LayoutOptions): Record<string, Expr[][]> {
   const tap = meta('iifname');
   const fromTap = lookup([tap], SETS.ifaces);
@@ -145,13 +162,23 @@ function fixedRules(o: LayoutOptions): Record<string, Expr[][]> {
   return {
     // A tap is an IPv4 link with one address: everything else is dropped before conntrack.
     [CHAINS.guard]: [
+      ...unregisteredTaps(o.tapPrefix),
       [...fromTap, ...match(meta('nfproto'), 'neq', u8(NFPROTO_IPV4)), drop()],
       [...fromTap, ...isIpv4(), ...lookup(KEYS.ifaceSrc, SETS.src, true), drop()],
+      // A workspace's address arriving through any other interface is forged.
+      [
+        ...isIpv4(), ...lookup([ipSaddr], SETS.wsIp),
+        ...lookup(KEYS.ifaceSrc, SETS.src, true), drop(),
+      ],
     ],
     [CHAINS.forward]: [
       [...ctEstablished(), accept()],
       vmap(tap, SETS.out),
       vmap(meta('oifname'), SETS.in),
+      // What a workspace sends into the workspace network that no local workspace took:
+      // only registered workspaces on other hosts, whose own daemons decide inbound.
+      [...fromTap, ...isIpv4(), ...lookup([ipDaddr], SETS.remoteIp), accept()],
+      [...fromTap, drop()],
     ],
     // Of the host, a workspace reaches only the services in host_svc (DNS on its gateway).
     [CHAINS.input]: [

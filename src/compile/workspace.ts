@@ -43,17 +43,21 @@ export function compileWorkspace(
   o: CompileOptions,
 ): CompiledWorkspace {
   const out: CompiledWorkspace = { id: ws.id, chains: new Map(), elements: new Map() };
-  if (ws.interface === null) return out;
-  const tap = ifname(ws.interface);
-  const p = ws.network;
   const add = (set: string, ...els: Element[]) => {
     const list = out.elements.get(set);
     if (list) list.push(...els);
     else out.elements.set(set, els);
   };
+  if (ws.interface === null) {
+    add(SETS.remoteIp, { key: ipv4(ws.ip) });
+    return out;
+  }
+  const tap = ifname(ws.interface);
+  const p = ws.network;
 
   add(SETS.ifaces, { key: tap });
   add(SETS.src, { key: concat(tap, ipv4(ws.ip)) });
+  add(SETS.wsIp, { key: ipv4(ws.ip) });
   add(SETS.out, { key: tap, verdict: { kind: 'jump', chain: outChain(ws.id) } });
   add(SETS.in, { key: tap, verdict: { kind: 'jump', chain: inChain(ws.id) } });
 

@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import { ApiError } from '../api/errors';
 import type { Enforcer, WorkspaceChange } from '../enforce/types';
-import { type Cidr, cidrContains, parseCidr, parseIpv4 } from '../net/ipv4';
+import { type Cidr, parseCidr } from '../net/ipv4';
 import { resolveLinks } from '../model/links';
 import { applyPatch } from '../model/patch';
 import type { NetworkPatch, WorkspaceInput } from '../model/schema';
@@ -24,6 +24,7 @@ import { Gate, KeyedQueue } from './queue';
 import type { DurableState } from '../state/durable';
 import type { Zone } from '../config';
 import { ZonePool } from '../outbound/pool';
+import { checkPlacement } from './placement';
 
 /** What the registry needs from the daemon. */
 export interface RegistryOptions {
@@ -32,6 +33,8 @@ export interface RegistryOptions {
   customProxyPlans: readonly Plan[];
   /** the workspace network (config workspace_network); a workspace ip must be inside it */
   workspaceNetwork?: string;
+  /** the host's own interfaces (the uplink), which no workspace may claim as its tap */
+  hostInterfaces?: readonly string[];
   /** the dedicated outbound IP pool (config zones) */
   zones?: readonly Zone[];
   logger?: Logger;
@@ -146,8 +149,8 @@ export class WorkspaceRegistry {
     // removed. Dropping new non-SYN TCP to the workspace network in <id>_out closes this.
     await this.commit([{ prev, next: null }, ...linkers], registry, id);
     this.workspaces.delete(id);
-    await this.options.proxies?.applied(prev, null);
     for (const w of unlinked) this.workspaces.set(w.id, w);
+    await this.options.proxies?.applied(prev, null);
   }
 
   private async patchNow(id: string, patch: NetworkPatch): Promise<PatchView> {
@@ -185,25 +188,13 @@ export class WorkspaceRegistry {
 
   /** Refuses what would clash with another workspace: its ip, its tap, its network. */
   private checkPlacement(id: string, input: WorkspaceInput): void {
-    if (this.network && !cidrContains(this.network, parseIpv4(input.ip)!)) {
-      const network = this.options.workspaceNetwork;
-      const message = `ip ${input.ip} is outside the workspace network ${network}`;
-      throw new ApiError('invalid_ip', message, { field: 'ip' });
-    }
-
-    for (const other of this.workspaces.values()) {
-      if (other.id === id) continue;
-      if (other.ip === input.ip) {
-        throw new ApiError('ip_in_use', `ip ${input.ip} already belongs to ${other.id}`, {
-          field: 'ip',
-        });
-      }
-      if (input.interface !== null && other.interface === input.interface) {
-        const message = `interface ${input.interface} already belongs to ${other.id}`;
-        throw new ApiError('interface_in_use', message, { field: 'interface' });
-      }
-    }
+    checkPlacement(id, input, this.workspaces.values(), {
+      network: this.network,
+      networkText: this.options.workspaceNetwork,
+      hostInterfaces: ['lo', ...(this.options.hostInterfaces ?? [])],
+    });
   }
+
 
   /**
    * For a custom proxy: the plan check, then the live preflight, which stages the
