@@ -55,6 +55,16 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   // Only JSON bodies: a text/plain body is refused with 415, not parsed as a string.
   app.removeContentTypeParser('text/plain');
+  // A call without a body (DELETE, GET) may still say JSON, as many clients do by habit.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' && (req.method === 'DELETE' || req.method === 'GET')) {
+      done(null, undefined);
+      return;
+    }
+    json(req, body as string, done);
+  });
   const routes = collectRoutes(app);
 
   registerWorkspaceRoutes(app, options.registry);

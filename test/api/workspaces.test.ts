@@ -90,3 +90,28 @@ t.test('DELETE with a bad id, and a kernel refusal of a DELETE', async (t) => {
   isRefusal(t, await api.call('DELETE', '/workspace/ws_a'), 'kernel_refused', /busy/);
   t.same((await api.call('GET', '/workspace/ws_a/network')).body, before);
 });
+
+t.test('DELETE that says JSON but sends no body is a plain DELETE', async (t) => {
+  const api = testApi();
+  await api.call('PUT', '/workspace/ws_a', workspaceBody('10.0.0.2', 'tap_a'));
+  const gone = await api.call('DELETE', '/workspace/ws_a', undefined, {
+    'content-type': 'application/json',
+  });
+  t.equal(gone.status, 200);
+  const empty = await api.call('PATCH', '/workspace/ws_a/network', undefined, {
+    'content-type': 'application/json',
+  });
+  t.equal(empty.status, 400, 'a PATCH still needs its body');
+});
+
+t.test('placement: gateway in the network, no network or broadcast address', async (t) => {
+  const api = testApi();
+  const put = (ip: string, gateway: string) =>
+    api.call('PUT', '/workspace/ws_p', { ip, gateway, interface: 'tap_p' });
+  isRefusal(t, await put('10.0.0.2', '8.8.8.8'), 'invalid_ip');
+  isRefusal(t, await put('10.0.0.0', '10.0.0.1'), 'invalid_ip');
+  isRefusal(t, await put('10.255.255.255', '10.0.0.1'), 'invalid_ip');
+  await api.call('PUT', '/workspace/ws_q', workspaceBody('10.0.1.2', 'tap_q'));
+  isRefusal(t, await put('10.0.1.1', '10.0.1.2'), 'ip_in_use');
+  t.equal(api.enforcer.calls.length, 1, 'only ws_q reached the kernel');
+});
