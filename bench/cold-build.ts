@@ -109,6 +109,7 @@ export async function coldBuild(sizes: number[], runs: number,
         if (r % 2 === 0) await ours(), await nft();
         else await nft(), await ours();
         log(`cold build: ${input.n} workspaces, run ${r + 1}: ours ${s.ours.at(-1)!.toFixed(0)}` +
+          ` ms (compile ${s.compile.at(-1)!.toFixed(0)})` +
           ` ms, nft -f ${s.nft.at(-1)!.toFixed(0)} ms`);
       }
     }

@@ -1,0 +1,198 @@
+/**
+ * Writes a run's results as bench/results.md (the table the README links) and the scaling
+ * curves as SVG. Every figure sits beside the peer it is compared with, and each goal is
+ * checked in the words of the benchmark's issue.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Results } from './results';
+import { fmt, ratio } from './stats';
+import { lineChart } from './svg';
+
+const YES = 'met';
+const NO = '**missed**';
+
+/** Writes results.md, results.json and the charts into `dir`. */
+export function writeReport(dir: string, r: Results): void {
+  writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 2) + '\n');
+  writeFileSync(join(dir, 'results.md'), markdown(r));
+  if (r.cold) {
+    writeFileSync(join(dir, 'cold-build.svg'), lineChart({
+      title: 'Cold build of the whole table',
+      xLabel: 'workspaces', yLabel: 'milliseconds (median)',
+      series: [
+        { name: 'workspace-netd (compile + one transaction)',
+          points: r.cold.rows.map((x) => [x.workspaces, x.oursMs]) },
+        { name: 'nft -f (same ruleset as text)',
+          points: r.cold.rows.map((x) => [x.workspaces, x.nftMs]) },
+        { name: 'workspace-netd, compile only', dashed: true,
+          points: r.cold.rows.map((x) => [x.workspaces, x.compileMs]) },
+      ],
+    }));
+  }
+  if (r.change) {
+    const c = r.change.rows;
+    writeFileSync(join(dir, 'change.svg'), lineChart({
+      title: 'One policy change, API call to committed transaction',
+      xLabel: 'workspaces registered', yLabel: 'milliseconds (median of rounds)',
+      series: [
+        { name: 'workspace-netd PATCH, p50', points: c.map((x) => [x.workspaces, x.oursP50]) },
+        { name: 'workspace-netd PATCH, p99', points: c.map((x) => [x.workspaces, x.oursP99]),
+          dashed: true },
+        { name: 'nft add/delete element, p50', points: c.map((x) => [x.workspaces, x.nftP50]) },
+        { name: 'nft add/delete element, p99', points: c.map((x) => [x.workspaces, x.nftP99]),
+          dashed: true },
+      ],
+    }));
+  }
+}
+
+function markdown(r: Results): string {
+  const m = r.machine;
+  const out: string[] = [
+    '# Benchmark results',
+    '',
+    `Written by \`bench/run\` on ${m.date} in ${Math.round(r.seconds)} s. Machine: ` +
+      `${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB, kernel ${m.kernel}, Node ${m.node}, ` +
+      `${m.nft}. Load average (1, 5, 15 min) ${r.loadBefore.map((x) => fmt(x)).join(', ')} ` +
+      `before, ${r.loadAfter.map((x) => fmt(x)).join(', ')} after: the machine is shared, ` +
+      'so absolute figures move from run to run; the ratios compare sides measured ' +
+      'alternately in the same run.',
+    '',
+    `Every figure is the median of ${r.runs} runs. Every benchmark runs in network ` +
+      'namespaces it creates and deletes.',
+    '',
+  ];
+  if (r.cold) out.push(...cold(r));
+  if (r.change) out.push(...change(r));
+  if (r.packets) out.push(...packets(r));
+  out.push(...relay(r));
+  if (r.api) out.push(...api(r));
+  return out.join('\n') + '\n';
+}
+
+function cold(r: Results): string[] {
+  const rows = r.cold!.rows;
+  const at = (n: number) => rows.find((x) => x.workspaces === n);
+  const [k1, k5] = [at(1000), at(5000)];
+  const slowest = Math.max(...rows.map((x) => x.oursMs / x.nftMs));
+  const growth = k1 && k5 ? k5.oursMs / k1.oursMs : NaN;
+  return [
+    '## 1. Cold build of the table',
+    '',
+    'The whole table in a fresh namespace: the daemon\'s path (compile every workspace, ' +
+      'diff against nothing, one NftSocket transaction) against `nft -f` loading the same ' +
+      'ruleset as text. Each workspace has 10 private links, 20 egress CIDRs, 5 egress ' +
+      `and 5 ingress ports. Tables equivalent (\`nft -j list table\` of both): ` +
+      `${r.cold!.equivalent}.`,
+    '',
+    '| workspaces | elements | operations | workspace-netd ms | of it compile ms | ' +
+      'nft -f ms | time ÷ nft -f |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((x) => `| ${fmt(x.workspaces)} | ${fmt(x.elements)} | ${fmt(x.ops)} | ` +
+      `${fmt(x.oursMs)} | ${fmt(x.compileMs)} | ${fmt(x.nftMs)} | ${ratio(x.oursMs / x.nftMs)} |`),
+    '',
+    `- No slower than \`nft -f\` (time ratio at most 1 at every size; the worst is ` +
+      `${ratio(slowest)}): ${slowest <= 1 ? YES : NO}.`,
+    `- 5,000 workspaces cost at most 6 times 1,000 (${ratio(growth)}): ` +
+      `${growth <= 6 ? YES : NO}.`,
+    `- 1,000 workspaces in under a second (${fmt(k1?.oursMs ?? NaN)} ms): ` +
+      `${(k1?.oursMs ?? Infinity) < 1000 ? YES : NO}.`,
+    '',
+    '![cold build](cold-build.svg)',
+    '',
+  ];
+}
+
+function change(r: Results): string[] {
+  const c = r.change!;
+  const at = (n: number) => c.rows.find((x) => x.workspaces === n);
+  const [one, k1, k5] = [at(1), at(1000), at(5000)];
+  const growth = one && k5 ? k5.oursP99 / one.oursP99 : NaN;
+  return [
+    '## 2. One change, API call to committed transaction',
+    '',
+    'A PATCH of one workspace\'s `egress_ports` (adding, then removing, one port: two ' +
+      'elements), timed by a client on the socket until the answer, which the daemon ' +
+      'sends after the kernel committed and the state is stored. The state directory is ' +
+      'on a tmpfs here, so the figures are the daemon\'s own; the line below gives the ' +
+      'same change with the state on the disk. The peer makes the same element change ' +
+      'with one `nft` process per change, in a namespace holding the same table.',
+    '',
+    '| workspaces | PATCH p50 ms | PATCH p99 ms | nft p50 ms | nft p99 ms | p50 ÷ nft | ' +
+      'p99 ÷ nft |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...c.rows.map((x) => `| ${fmt(x.workspaces)} | ${fmt(x.oursP50)} | ${fmt(x.oursP99)} | ` +
+      `${fmt(x.nftP50)} | ${fmt(x.nftP99)} | ${ratio(x.oursP50 / x.nftP50)} | ` +
+      `${ratio(x.oursP99 / x.nftP99)} |`),
+    '',
+    `- p99 under 5 ms at 1,000 workspaces (${fmt(k1?.oursP99 ?? NaN)} ms): ` +
+      `${(k1?.oursP99 ?? Infinity) < 5 ? YES : NO}.`,
+    `- With 5,000 at most 1.5 times the cost with 1 (p99 ${ratio(growth)}): ` +
+      `${growth <= 1.5 ? YES : NO}.`,
+    `- With the state on the disk (${c.disk.where}), 1 workspace: p50 ${fmt(c.disk.p50)} ms, ` +
+      `p99 ${fmt(c.disk.p99)} ms (SQLite's synchronous commit, an fsync, is in every answer).`,
+    '',
+    '![one change](change.svg)',
+    '',
+    'Registering the fleet over the API, one workspace at a time (PUT, then the PATCH that ' +
+      'gives it its policy):',
+    '',
+    '| workspaces | seconds | PUT p50 ms | PUT p99 ms | PATCH p50 ms | PATCH p99 ms |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...c.bands.map((b) => `| ${fmt(b.from)} to ${fmt(b.to)} | ${fmt(b.seconds)} | ` +
+      `${fmt(b.putMs)} | ${fmt(b.putP99)} | ${fmt(b.patchMs)} | ${fmt(b.patchP99)} |`),
+    '',
+  ];
+}
+
+function packets(r: Results): string[] {
+  const rows = r.packets!;
+  const empty = rows[0];
+  const full = rows[rows.length - 1];
+  const worst = Math.min(full.udpPps / empty.udpPps, full.tcpCps / empty.tcpCps);
+  return [
+    '## 3. Cost per packet',
+    '',
+    'From a workspace through the host to a server: 64-byte UDP datagrams per second ' +
+      '(iperf3, counted at the receiver) and TCP connections per second (connect, one byte ' +
+      'each way, close: `bench/tools/crr.c`), client and server on CPUs of their own. ' +
+      'Each configuration is loaded into the same host namespace in turn.',
+    '',
+    '| host ruleset | UDP datagrams/s | ÷ empty | TCP connections/s | ÷ empty |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map((x) => `| ${x.name} | ${fmt(x.udpPps)} | ${ratio(x.udpPps / empty.udpPps)} | ` +
+      `${fmt(x.tcpCps)} | ${ratio(x.tcpCps / empty.tcpCps)} |`),
+    '',
+    `- At least 0.95 of the empty ruleset with the fleet loaded (worst ${ratio(worst)}): ` +
+      `${worst >= 0.95 ? YES : NO}.`,
+    '',
+  ];
+}
+
+function relay(r: Results): string[] {
+  const head = ['## 4. The custom-proxy relay', ''];
+  if ('skipped' in r.relay) return [...head, `Skipped: ${r.relay.skipped}`, ''];
+  return [...head, ...r.relay.rows.map((x) => `- ${x.name}: ${fmt(x.value)}`), ''];
+}
+
+function api(r: Results): string[] {
+  const a = r.api!;
+  const floor = a.rows[0];
+  const perK = (a.rssFleetKiB - a.rssEmptyKiB) / (a.workspaces / 1000) / 1024;
+  return [
+    '## 5. The API',
+    '',
+    `Requests per second over the socket with ${fmt(a.workspaces)} workspaces registered, ` +
+      '8 concurrent connections; each PATCH loop changes a workspace of its own.',
+    '',
+    '| request | per second | ÷ GET /healthz |',
+    '|---|---:|---:|',
+    ...a.rows.map((x) => `| ${x.name} | ${fmt(x.rps)} | ${ratio(x.rps / floor.rps)} |`),
+    '',
+    `Resident memory (VmRSS): ${fmt(a.rssEmptyKiB / 1024)} MiB with no workspace, ` +
+      `${fmt(a.rssFleetKiB / 1024)} MiB with ${fmt(a.workspaces)} ` +
+      `(${ratio(a.rssFleetKiB / a.rssEmptyKiB)}; ${fmt(perK)} MiB per 1,000 workspaces).`,
+    '',
+  ];
+}

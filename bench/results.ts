@@ -1,0 +1,30 @@
+/** The shape of one benchmark run's results (bench/results.json), shared by its writers. */
+import type { ApiRow } from './api';
+import type { ChangeRow, RegisterBand } from './change';
+import type { ColdRow } from './cold-build';
+import type { Machine } from './machine';
+import type { PacketRow } from './packets';
+
+/** A benchmark that did not run, and why. */
+export interface Skipped {
+  skipped: string;
+}
+
+/** Everything one `bench/run` measured. */
+export interface Results {
+  machine: Machine;
+  runs: number;
+  loadBefore: number[];
+  loadAfter: number[];
+  seconds: number;
+  cold?: { rows: ColdRow[]; equivalent: string };
+  change?: {
+    rows: ChangeRow[];
+    bands: RegisterBand[];
+    /** one workspace, state_dir on the machine's disk: SQLite's fsync included */
+    disk: { p50: number; p99: number; where: string };
+  };
+  api?: { rows: ApiRow[]; rssEmptyKiB: number; rssFleetKiB: number; workspaces: number };
+  packets?: PacketRow[];
+  relay: Skipped | { rows: { name: string; value: number }[] };
+}
