@@ -13,7 +13,11 @@ import {
   type RoutingOptions, type RoutingPlan, type WorkspaceRoute,
 } from './routes';
 
-/** The daemon's policy routing: one rule per workspace with a zone, one table per zone. */
+/**
+ * The daemon's policy routing: one rule per workspace with a zone, one table per zone.
+ * TODO(#5): the periodic audit compares the nftables table only; a rule or route someone
+ * deletes by hand stays missing until the next restart reconciles them.
+ */
 export class OutboundRouter {
   private applied = new Map<string, WorkspaceRoute>();
 
