@@ -23,6 +23,8 @@ export type MessageHandler = (msg: Buffer, peer: Peer) => Promise<Buffer | null>
 
 /** How long a TCP connection may sit idle (RFC 7766 section 6.2.3 suggests seconds). */
 export const TCP_IDLE_MS = 10_000;
+/** Open TCP connections per gateway; conntrack and the idle timeout bound them too. */
+export const MAX_TCP_CONNECTIONS = 512;
 const RETRY_MS = 1000;
 
 interface Bound {
@@ -113,6 +115,7 @@ export class GatewayListeners {
   private listenTcp(addr: string): Promise<net.Server> {
     return new Promise((resolve, reject) => {
       const server = net.createServer((conn) => this.serveTcp(conn, addr));
+      server.maxConnections = MAX_TCP_CONNECTIONS;
       server.once('error', reject);
       server.listen({ host: addr, port: this.port, exclusive: true }, () => {
         server.off('error', reject);

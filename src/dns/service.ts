@@ -42,12 +42,16 @@ export function sweepInterval(graceMs: number): number {
   return Math.min(5000, Math.max(500, graceMs / 2));
 }
 
+/** Questions of one workspace in flight at once; more are SERVFAIL until some finish. */
+export const MAX_IN_FLIGHT = 128;
+
 const PASSED_RCODES: readonly string[] = ['NOERROR', 'NXDOMAIN', 'SERVFAIL', 'REFUSED', 'NOTIMP'];
 
 /** The daemon's DNS for its workspaces. */
 export class DnsService {
   private readonly workspaces = new Map<string, DnsWorkspace>();
   private byIp = new Map<string, DnsWorkspace>();
+  private readonly inFlight = new Map<string, number>();
   private readonly aliases = new AliasBook();
   private readonly learned: LearnedAddresses;
   private readonly refresher: NameRefresher;
@@ -149,12 +153,20 @@ export class DnsService {
       return encodeReply(q, 'REFUSED', {}, udp);
     }
 
+    // A workspace cannot queue unbounded work on the host's resolvers.
+    const busy = this.inFlight.get(ws.id) ?? 0;
+    if (busy >= MAX_IN_FLIGHT) return encodeReply(q, 'SERVFAIL', {}, udp);
+    this.inFlight.set(ws.id, busy + 1);
     let res;
     try {
       res = await this.o.upstream.query(q.question);
     } catch (err) {
       this.o.log.warn({ err, workspace: ws.id, name: q.name }, 'dns upstream failed');
       return encodeReply(q, 'SERVFAIL', {}, udp);
+    } finally {
+      const left = (this.inFlight.get(ws.id) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(ws.id, left);
+      else this.inFlight.delete(ws.id);
     }
     const rcode = (PASSED_RCODES.includes(rcodeOf(res)) ? rcodeOf(res) : 'SERVFAIL') as Rcode;
     const answers = (res.answers ?? []).filter((a) => a.type !== 'OPT');
