@@ -66,7 +66,8 @@ t.test('a TCP connection is listed, deleted by tuple, and gone', async (t) => {
 
   const tuple: CtTuple = { proto: IPPROTO_TCP, src: '127.0.0.1', dst: '127.0.0.1', sport, dport };
   const listed = await sock.ctList();
-  const replied = { ...tuple, replyDst: '127.0.0.1' };
+  // TCP_CONNTRACK_ESTABLISHED (linux/netfilter/nf_conntrack_tcp.h).
+  const replied = { ...tuple, replyDst: '127.0.0.1', tcpState: 3 };
   t.same(listed.filter((e) => e.sport === sport && e.dport === dport), [replied], 'listed');
 
   t.equal(await sock.ctDelete([tuple]), 1, 'one entry deleted');
