@@ -143,10 +143,8 @@ export class WorkspaceRegistry {
       .filter((w) => w.interface !== null)
       .map((w) => ({ prev: this.get(w.id), next: w }));
 
-    // TODO(#3): a VM still running after its DELETE sits behind an unpoliced tap; a linked
-    // target's TCP retransmission to it is then tracked as a new connection from the
-    // target, and the VM's packets pass as replies until its tap is registered again or
-    // removed. Dropping new non-SYN TCP to the workspace network in <id>_out closes this.
+    // A VM still running after its DELETE sends into nothing: the forward chain drops what
+    // a workspace sends to an address no workspace holds, and tap_prefix darkens its tap.
     await this.commit([{ prev, next: null }, ...linkers], registry, id);
     this.workspaces.delete(id);
     for (const w of unlinked) this.workspaces.set(w.id, w);
