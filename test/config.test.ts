@@ -14,6 +14,7 @@ t.test('no path gives the contract defaults', async (t) => {
     runtime_api_port: 9990,
     relay_port: 15001,
     preflight: { target: 'oblien.com:443', timeout_ms: 5000 },
+    dns: { upstream: null, grace_s: 60, timeout_ms: 2000 },
     zones: [],
     custom_proxy_plans: ['scale', 'enterprise'],
     proxy_ca_file: null,
