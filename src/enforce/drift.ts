@@ -38,6 +38,12 @@ const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5000;
 /** The backstop audit reads the whole table: every 10 s costs little (see README). */
 export const AUDIT_INTERVAL_MS = 10_000;
+/**
+ * A periodic audit also waits this many times the last one's duration: it holds the main
+ * thread while it runs (about 20 s at 5,000 workspaces, bench/results.md), so it may take
+ * at most 2% of the daemon's time however large the table grows.
+ */
+const AUDIT_COST_FACTOR = 50;
 
 /** Watches the daemon's table and repairs it; start() once the table is in place. */
 export class DriftMonitor {
@@ -48,6 +54,7 @@ export class DriftMonitor {
   private rerun: string | null = null;
   private retryMs = RETRY_FIRST_MS;
   private closed = false;
+  private auditDueAt = 0;
 
   constructor(
     private readonly enforcer: Reconciler,
@@ -58,7 +65,9 @@ export class DriftMonitor {
   start(): void {
     this.monitor = this.o.openMonitor((events) => this.onEvents(events));
     const every = this.o.auditIntervalMs ?? AUDIT_INTERVAL_MS;
-    this.auditTimer = setInterval(() => this.schedule('periodic audit', 0), every);
+    this.auditTimer = setInterval(() => {
+      if (Date.now() >= this.auditDueAt) this.schedule('periodic audit', 0);
+    }, every);
     this.auditTimer.unref();
   }
 
@@ -119,9 +128,11 @@ export class DriftMonitor {
   }
 
   private async run(reason: string): Promise<void> {
+    const started = Date.now();
     try {
       await this.enforcer.reconcile(reason);
       this.retryMs = RETRY_FIRST_MS;
+      this.auditDueAt = Date.now() + (Date.now() - started) * AUDIT_COST_FACTOR;
     } catch (err) {
       this.enforcer.suspect();
       this.o.log.error({ err, reason, retryMs: this.retryMs }, 'table repair failed');
