@@ -23,6 +23,10 @@ struct Tuple {
   uint32_t dst = 0;
   uint16_t sport = 0;
   uint16_t dport = 0;
+  // An ICMP entry's echo id (network order), type and code, in place of ports.
+  uint16_t icmpId = 0;
+  uint8_t icmpType = 0;
+  uint8_t icmpCode = 0;
   // The reply tuple's destination: where src was translated to, if it was (ctList only).
   uint32_t replyDst = 0;
   // TCP_CONNTRACK_* of a TCP entry, 0 (NONE) when not reported (ctList only).
@@ -35,7 +39,7 @@ constexpr uint32_t kDeleteChunk = 256;
 constexpr size_t kDeleteBound = 128;
 
 // Protocols whose conntrack tuple is addresses and ports (nf_conntrack_proto_*.c);
-// ICMP tuples hold type, code and id instead, which CtTuple does not carry.
+// ICMP tuples hold type, code and id instead (CtTuple.icmp).
 bool HasPorts(uint32_t proto) {
   return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
          proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
@@ -125,6 +129,11 @@ bool ParseTuple(const struct nlmsghdr* nlh, Tuple* t) {
           } else if ((p == CTA_PROTO_SRC_PORT || p == CTA_PROTO_DST_PORT) &&
                      mnl_attr_get_payload_len(b) >= 2) {
             (p == CTA_PROTO_SRC_PORT ? t->sport : t->dport) = mnl_attr_get_u16(b);
+          } else if (p == CTA_PROTO_ICMP_ID && mnl_attr_get_payload_len(b) >= 2) {
+            t->icmpId = mnl_attr_get_u16(b);
+          } else if ((p == CTA_PROTO_ICMP_TYPE || p == CTA_PROTO_ICMP_CODE) &&
+                     mnl_attr_get_payload_len(b) >= 1) {
+            (p == CTA_PROTO_ICMP_TYPE ? t->icmpType : t->icmpCode) = mnl_attr_get_u8(b);
           }
         });
       }
@@ -146,8 +155,14 @@ void PutDelete(std::vector<char>* buf, const Tuple& t, uint32_t seq) {
   mnl_attr_nest_end(nlh, ip);
   struct nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
   mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t.proto);
-  mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, t.sport);
-  mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, t.dport);
+  if (t.proto == IPPROTO_ICMP) {
+    mnl_attr_put_u16(nlh, CTA_PROTO_ICMP_ID, t.icmpId);
+    mnl_attr_put_u8(nlh, CTA_PROTO_ICMP_TYPE, t.icmpType);
+    mnl_attr_put_u8(nlh, CTA_PROTO_ICMP_CODE, t.icmpCode);
+  } else {
+    mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, t.sport);
+    mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, t.dport);
+  }
   mnl_attr_nest_end(nlh, proto);
   mnl_attr_nest_end(nlh, orig);
   buf->resize(at + NLMSG_ALIGN(nlh->nlmsg_len));
@@ -165,8 +180,21 @@ bool ReadTuple(const Input& in, Tuple* t) {
       !in.Get("sport").U32(&sport, 65535) || !in.Get("dport").U32(&dport, 65535)) {
     return false;
   }
-  if (!HasPorts(proto)) {
-    return in.Get("proto").Fail("only TCP, UDP, UDP-Lite, SCTP and DCCP entries can be deleted");
+  if (proto == IPPROTO_ICMP) {
+    Input icmp = in.Get("icmp");
+    uint32_t id = 0;
+    uint32_t type = 0;
+    uint32_t code = 0;
+    if (!icmp.Object() || !icmp.Get("id").U32(&id, 65535) ||
+        !icmp.Get("type").U32(&type, 255) || !icmp.Get("code").U32(&code, 255)) {
+      return false;
+    }
+    t->icmpId = htons(static_cast<uint16_t>(id));
+    t->icmpType = static_cast<uint8_t>(type);
+    t->icmpCode = static_cast<uint8_t>(code);
+  } else if (!HasPorts(proto)) {
+    return in.Get("proto").Fail(
+        "only TCP, UDP, UDP-Lite, SCTP, DCCP and ICMP entries can be deleted");
   }
 
   t->proto = static_cast<uint8_t>(proto);
@@ -226,6 +254,13 @@ class CtListWorker : public Napi::AsyncWorker {
             Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t.replyDst), 4));
       if (t.tcpState != 0) {
         o.Set("tcpState", t.tcpState);
+      }
+      if (t.proto == IPPROTO_ICMP) {
+        Napi::Object icmp = Napi::Object::New(env);
+        icmp.Set("id", ntohs(t.icmpId));
+        icmp.Set("type", t.icmpType);
+        icmp.Set("code", t.icmpCode);
+        o.Set("icmp", icmp);
       }
       out.Set(i, o);
     }

@@ -17,6 +17,9 @@ import type { OutboundRouter } from '../outbound/router';
 import type { RoutingPlan } from '../outbound/routes';
 import { translatedAway } from '../outbound/connections';
 
+/** IPPROTO_* whose conntrack entries ctDelete can name: TCP, UDP, UDP-Lite, SCTP, DCCP, ICMP. */
+const DELETABLE = new Set([6, 17, 136, 132, 33, 1]);
+
 /** The part of the netlink addon the enforcer uses. */
 export interface Netlink {
   commit(ops: Op[]): Promise<CommitResult>;
@@ -216,7 +219,10 @@ export class KernelEnforcer implements Enforcer {
   }
 
   /** Ends open connections of the changed workspaces that their policies no longer allow. */
-  private async endDisallowed(changes: WorkspaceChange[], registry: ReadonlyMap<string, Workspace>) {
+  private async endDisallowed(
+    changes: WorkspaceChange[],
+    registry: ReadonlyMap<string, Workspace>,
+  ) {
     const { net, len } = this.o.workspaceNet;
     const ctx = {
       workspaceNet: cidrRange({ base: parseIpv4(net)!, prefix: len }),
@@ -235,8 +241,10 @@ export class KernelEnforcer implements Enforcer {
           return next !== null && next.interface !== null && !stillAllowed(next, t, ctx);
         }),
       );
-      if (doomed.length === 0) return;
-      const ended = await this.nl.ctDelete(doomed);
+      // Conntrack deletes by tuple: ports, or ICMP's id; other protocols age out.
+      const deletable = doomed.filter((t) => DELETABLE.has(t.proto));
+      if (deletable.length === 0) return;
+      const ended = await this.nl.ctDelete(deletable);
       this.log.info({ ended }, 'connections ended');
     } catch (err) {
       this.log.error({ err }, 'ending disallowed connections failed');

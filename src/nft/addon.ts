@@ -109,13 +109,14 @@ export class NftSocket {
     }));
   }
 
-  /** Deletes entries by original tuple (TCP, UDP, UDP-Lite, SCTP, DCCP); returns how many. */
+  /** Deletes entries by original tuple (TCP, UDP, UDP-Lite, SCTP, DCCP, ICMP); how many. */
   ctDelete(tuples: CtTuple[]): Promise<number> {
     return settle(() => {
       const raw = tuples.map((t, i) => ({
         proto: t.proto,
         sport: t.sport,
         dport: t.dport,
+        ...(t.icmp ? { icmp: t.icmp } : {}),
         src: addressBytes(t.src, `tuples[${i}].src`),
         dst: addressBytes(t.dst, `tuples[${i}].dst`),
       }));
@@ -145,6 +146,7 @@ interface NativeTuple {
   replyDst?: Uint8Array;
   /** TCP_CONNTRACK_* of a TCP entry (ctList only) */
   tcpState?: number;
+  icmp?: { id: number; type: number; code: number };
 }
 
 /** The addon's class, as compiled in native/nft_socket.cc. */

@@ -188,4 +188,6 @@ export interface CtTuple {
   replyDst?: string;
   /** a TCP entry's TCP_CONNTRACK_* state (linux nf_conntrack_tcp.h), as ctList reads it */
   tcpState?: number;
+  /** an ICMP entry's echo id, type and code, which identify it in place of ports */
+  icmp?: { id: number; type: number; code: number };
 }

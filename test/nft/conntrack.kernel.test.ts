@@ -78,3 +78,29 @@ t.test('a TCP connection is listed, deleted by tuple, and gone', async (t) => {
   child.kill('SIGKILL');
   await once(child, 'exit');
 });
+
+// Sends one ICMP echo request to 127.0.0.1 with id 4242 from a raw socket.
+const echo = `
+import socket, struct
+def csum(b):
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+head = struct.pack('!BBHHH', 8, 0, 0, 4242, 1) + b'probe!'
+pkt = struct.pack('!BBHHH', 8, 0, csum(head), 4242, 1) + b'probe!'
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.sendto(pkt, ('127.0.0.1', 0))
+s.settimeout(2)
+s.recv(100)`;
+
+t.test('an ICMP echo is listed with its id, type and code, and deleted by them', async (t) => {
+  const { sock, exec } = fixture(t);
+  exec(['ip', 'link', 'set', 'lo', 'up']);
+  t.same(await sock.commit(tracking), { ok: true });
+  exec(['python3', '-c', echo]);
+
+  const icmp = (await sock.ctList()).filter((e) => e.proto === 1);
+  t.match(icmp, [{ src: '127.0.0.1', dst: '127.0.0.1', icmp: { id: 4242, type: 8, code: 0 } }]);
+  t.equal(await sock.ctDelete(icmp), 1, 'deleted by its ICMP tuple');
+  t.same((await sock.ctList()).filter((e) => e.proto === 1), [], 'gone');
+});
