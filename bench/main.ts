@@ -18,6 +18,7 @@ import { FleetDaemon, measureChanges, NftPeer } from './change';
 import { coldBuild } from './cold-build';
 import { describeMachine } from './machine';
 import { packets } from './packets';
+import { relayBench } from './relay';
 import { writeReport } from './report';
 import type { Results } from './results';
 import { median, percentile } from './stats';
@@ -64,11 +65,9 @@ async function main(): Promise<void> {
     results.packets = await packets(fleetSizes[fleetSizes.length - 1], runs, 2, log);
   }
   if (only.has('relay')) {
-    results.relay = {
-      skipped: 'the harness for the relay is not written yet: measuring it needs a custom-mode ' +
-        'workspace whose preflight passes through a lab proxy, and the time went to ' +
-        'benchmarks 1 to 3 and 5 (TODO(#8)).',
-    };
+    results.relay = hasHaproxy()
+      ? { rows: await relayBench(runs, quick ? 1 : 2, log) }
+      : { skipped: 'haproxy is not installed (bench/run installs it)' };
   }
 
   results.loadAfter = loadavg();
@@ -126,6 +125,15 @@ async function onDisk(runs: number, count: number) {
     return { p50: median(p50), p99: median(p99), where: `/var/tmp, ${filesystem('/var/tmp')}` };
   } finally {
     await d.stop();
+  }
+}
+
+function hasHaproxy(): boolean {
+  try {
+    execFileSync('haproxy', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
   }
 }
 

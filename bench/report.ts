@@ -171,9 +171,36 @@ function packets(r: Results): string[] {
 }
 
 function relay(r: Results): string[] {
-  const head = ['## 4. The custom-proxy relay', ''];
+  const head = [
+    '## 4. The custom-proxy relay',
+    '',
+    'From a workspace to a server through the same tinyproxy: by the relay (the workspace ' +
+      'in custom mode: DNAT to the daemon\'s relay, which opens the CONNECT), by a client ' +
+      'speaking CONNECT itself (direct), and through haproxy in TCP mode in front of the ' +
+      'proxy. Connections: connect, tunnel, one byte each way, close. Throughput: one bulk ' +
+      'stream. CPU: the relaying process\'s user and system time per Gbit carried.',
+    '',
+  ];
   if ('skipped' in r.relay) return [...head, `Skipped: ${r.relay.skipped}`, ''];
-  return [...head, ...r.relay.rows.map((x) => `- ${x.name}: ${fmt(x.value)}`), ''];
+  const rows = r.relay.rows;
+  const [relayRow, direct, haproxy] = rows;
+  const perCore = (x: typeof relayRow) => (x.cpuPerGbit ? 1 / x.cpuPerGbit : NaN);
+  return [
+    ...head,
+    '| path | connections/s | ÷ direct | ÷ haproxy | Gbit/s | ÷ direct | ÷ haproxy | ' +
+      'Gbit/s per CPU |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((x) => `| ${x.name} | ${fmt(x.cps)} | ${ratio(x.cps / direct.cps)} | ` +
+      `${ratio(x.cps / haproxy.cps)} | ${fmt(x.gbps)} | ${ratio(x.gbps / direct.gbps)} | ` +
+      `${ratio(x.gbps / haproxy.gbps)} | ${fmt(perCore(x))} |`),
+    '',
+    `- At least 0.8 of haproxy (connections ${ratio(relayRow.cps / haproxy.cps)}, throughput ` +
+      `${ratio(relayRow.gbps / haproxy.gbps)}): ` +
+      `${Math.min(relayRow.cps / haproxy.cps, relayRow.gbps / haproxy.gbps) >= 0.8 ? YES : NO}.`,
+    `- At least 4 Gbit/s per core (${fmt(perCore(relayRow))}): ` +
+      `${perCore(relayRow) >= 4 ? YES : NO}.`,
+    '',
+  ];
 }
 
 function api(r: Results): string[] {

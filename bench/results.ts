@@ -4,6 +4,7 @@ import type { ChangeRow, RegisterBand } from './change';
 import type { ColdRow } from './cold-build';
 import type { Machine } from './machine';
 import type { PacketRow } from './packets';
+import type { RelayRow } from './relay';
 
 /** A benchmark that did not run, and why. */
 export interface Skipped {
@@ -26,5 +27,5 @@ export interface Results {
   };
   api?: { rows: ApiRow[]; rssEmptyKiB: number; rssFleetKiB: number; workspaces: number };
   packets?: PacketRow[];
-  relay: Skipped | { rows: { name: string; value: number }[] };
+  relay: Skipped | { rows: RelayRow[] };
 }
