@@ -87,7 +87,12 @@ export class WorkspaceRegistry {
 
   /** Applies a validated partial update and returns the PATCH response. */
   patchNetwork(id: string, patch: NetworkPatch): Promise<PatchView> {
-    return this.queue.run(id, () => this.gate.withShared(() => this.patchNow(id, patch)));
+    // The preflight (up to preflight.timeout_ms) runs before the gate, so that a slow
+    // proxy holds up only this workspace's queue, never another workspace's PUT or DELETE.
+    return this.queue.run(id, async () => {
+      const unstage = await this.prepareProxy(this.get(id), patch);
+      return this.gate.withShared(() => this.patchNow(id, patch, unstage));
+    });
   }
 
   /** Sets (or, with null, releases) the dedicated outbound IP; returns the one before. */
@@ -151,9 +156,12 @@ export class WorkspaceRegistry {
     await this.options.proxies?.applied(prev, null);
   }
 
-  private async patchNow(id: string, patch: NetworkPatch): Promise<PatchView> {
+  private async patchNow(
+    id: string,
+    patch: NetworkPatch,
+    unstage: () => Promise<void>,
+  ): Promise<PatchView> {
     const prev = this.get(id);
-    const unstage = await this.prepareProxy(prev, patch);
 
     const next: Workspace = { ...prev, network: applyPatch(prev.network, patch) };
     if (patch.private_link_ids !== undefined) {
