@@ -130,7 +130,14 @@ export class WorkspaceRegistry {
     const prev = this.workspaces.get(id) ?? null;
     this.checkPlacement(id, input);
 
-    const next: Workspace = { id, ...input, network: prev?.network ?? defaultPolicy() };
+    let network = prev?.network ?? defaultPolicy();
+    if (network.outbound_mode === 'custom' && !this.options.customProxyPlans.includes(input.plan)) {
+      // A plan that loses the custom proxy takes the workspace back to managed outbound in
+      // the same transaction; its credentials go with it (proxy service: follow).
+      network = { ...network, outbound_mode: 'managed', custom_proxy: null };
+      this.options.logger?.info({ workspace: id, plan: input.plan }, 'custom proxy ended by plan');
+    }
+    const next: Workspace = { id, ...input, network };
     const registry = this.with(id, next);
     const linkers = prev?.ip === next.ip ? [] : this.linkersOf(id);
 

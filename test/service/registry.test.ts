@@ -264,3 +264,28 @@ t.test('errors are ApiErrors with their status', async (t) => {
     t.equal((err as ApiError).status, 404);
   }
 });
+
+t.test('a plan that loses the custom proxy takes the workspace back to managed', async (t) => {
+  const enforcer = new RecordingEnforcer();
+  const custom = {
+    id: 'ws_c', ...input('10.0.0.5', 'tap_c', { plan: 'scale' }),
+    network: {
+      ...(await import('../../src/model/types')).defaultPolicy(),
+      outbound_mode: 'custom' as const,
+      custom_proxy: { host: '45.0.0.1', port: 3128, protocol: 'http' as const,
+        has_credentials: false },
+    },
+  };
+  const registry = new WorkspaceRegistry({
+    enforcer, customProxyPlans: ['scale', 'enterprise'], workspaceNetwork: '10.0.0.0/8',
+    initial: [custom as never],
+  });
+  await registry.put('ws_c', input('10.0.0.5', 'tap_c', { plan: 'enterprise' }));
+  t.equal(registry.getNetwork('ws_c').outbound_mode, 'custom', 'still allowed');
+
+  await registry.put('ws_c', input('10.0.0.5', 'tap_c', { plan: 'pro' }));
+  const view = registry.getNetwork('ws_c');
+  t.equal(view.outbound_mode, 'managed');
+  t.equal(view.outbound_proxy, null);
+  t.equal(enforcer.calls.at(-1)!.changes[0].next!.network.custom_proxy, null, 'in the kernel too');
+});
