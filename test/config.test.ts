@@ -10,6 +10,7 @@ t.test('no path gives the contract defaults', async (t) => {
     state_dir: '/var/lib/workspace-netd',
     table: 'workspace_netd',
     uplink: 'eth0',
+    tap_prefix: null,
     workspace_network: '10.0.0.0/8',
     runtime_api_port: 9990,
     relay_port: 15001,
