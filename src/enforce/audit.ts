@@ -112,8 +112,8 @@ export function summarize(differences: string[]): string[] {
 }
 
 function elementDifferences(set: string, want: Element[], have: Element[]): string[] {
-  const wanted = new Set(want.map(canon));
-  const held = new Set(have.map(canon));
+  const wanted = new Set(want.map(elementKey));
+  const held = new Set(have.map(elementKey));
   const missing = [...wanted].filter((e) => !held.has(e)).length;
   const extra = [...held].filter((e) => !wanted.has(e)).length;
   const out: string[] = [];
@@ -141,6 +141,16 @@ function specKey(spec: SetSpec): string {
   return canon(spec.dataType === NFT_DATA_VERDICT ? rest : { ...rest, dataLen });
 }
 
+/** An element as text: its fields in a fixed order (the hot path: 100,000s of them). */
+function elementKey(e: Element): string {
+  const extra = e as Element & { intervalEnd?: boolean; unknown?: boolean };
+  const v = e.verdict;
+  const target = v && (v.kind === 'jump' || v.kind === 'goto') ? `:${v.chain}` : '';
+  const verdict = v ? `${v.kind}${target}` : '';
+  return `${hex(e.key)}-${e.keyEnd ? hex(e.keyEnd) : ''}/${verdict}/${e.data ? hex(e.data) : ''}` +
+    `${extra.intervalEnd ? '/end' : ''}${extra.unknown ? '/unknown' : ''}`;
+}
+
 /**
  * A canonical text of a value: object keys sorted, bytes as hex, and absent, undefined
  * and false fields alike (the kernel reports a flag only when it is on).
@@ -148,13 +158,15 @@ function specKey(spec: SetSpec): string {
 function canon(value: unknown): string {
   if (value instanceof Uint8Array) return `x${hex(value)}`;
   if (Array.isArray(value)) return `[${value.map(canon).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const fields = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined && v !== false)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${fields.map(([k, v]) => `${k}:${canon(v)}`).join(',')}}`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+
+  const record = value as Record<string, unknown>;
+  let out = '{';
+  for (const key of Object.keys(record).sort()) {
+    const field = record[key];
+    if (field !== undefined && field !== false) out += `${key}:${canon(field)},`;
   }
-  return JSON.stringify(value);
+  return `${out}}`;
 }
 
 function hex(bytes: Uint8Array): string {
