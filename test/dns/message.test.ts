@@ -67,7 +67,7 @@ t.test('a reply echoes id and question and carries the records given', async (t)
   t.same([(refused as { rcode?: string }).rcode, refused.answers], ['REFUSED', []]);
 });
 
-t.test('over UDP a reply too big is truncated (TC) with no records; TCP takes it all', async (t) => {
+t.test('a UDP reply too big is truncated (TC) with no records; TCP takes it all', async (t) => {
   const q = read(query());
   const answers: Answer[] = Array.from({ length: 40 }, (_, i) => ({
     type: 'A', name: 'api.github.com', ttl: 30, data: `192.0.2.${i}` }));
