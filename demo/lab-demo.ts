@@ -81,10 +81,17 @@ async function probe(lab: Lab): Promise<Row[]> {
       tcpRow('ws_a', `gateway ${a.gateway}:22 (host service)`, 'timeout', o)),
     tcp(a.ns, a.gateway6, 22, quiet).then((o) =>
       tcpRow('ws_a', `gateway [${a.gateway6}]:22 (IPv6)`, 'timeout', o)),
+    dns(pub.ns, pub.gateway, dnsName).then((o) => ({
+      from: 'ws_pub',
+      to: `DNS ${pub.gateway}:53 ${dnsName}`,
+      expected: 'answered',
+      got: o.ok ? 'answered' : o.error,
+    })),
+    // ws_a's egress list names no host, so the daemon's DNS resolves no name for it.
     dns(a.ns, a.gateway, dnsName).then((o) => ({
       from: 'ws_a',
-      to: `DNS ${a.gateway}:53 ${dnsName}`,
-      expected: 'answered',
+      to: `DNS ${a.gateway}:53 (name not in egress)`,
+      expected: 'REFUSED',
       got: o.ok ? 'answered' : o.error,
     })),
     dns(b.ns, b.gateway, dnsName, quiet).then((o) => ({
