@@ -61,6 +61,7 @@ async function main(): Promise<void> {
   const dns = createDns(config, nl, log);
   const proxies = createProxies(config, nl, log, new StoredSecrets(store));
   enforcer.learned = dns.isLearned;
+  enforcer.rebuilt = () => dns.reinstate();
   const registry = new WorkspaceRegistry({
     enforcer: dns.watch(enforcer),
     customProxyPlans: config.custom_proxy_plans,

@@ -126,6 +126,20 @@ export class LearnedAddresses {
     });
   }
 
+  /**
+   * Puts every learned address that has not run out back into the kernel, with the time it
+   * has left: after the daemon rebuilt its table (a repair), the set started empty.
+   */
+  reinstate(): Promise<void> {
+    return this.serial(async () => {
+      const now = Date.now();
+      const live = [...this.entries.values()].filter((e) => e.expiresAt > now + SLACK_MS);
+      const elements = live.map((e) => ({ key: elementKey(e.tap, e.addr),
+        timeout: e.expiresAt - now }));
+      if (elements.length > 0) await this.commit('add', elements);
+    });
+  }
+
   /** True while `addr` is open for `ws` by an answer for a name on its egress list now. */
   isLearned(ws: Workspace, addr: string): boolean {
     const entry = this.entries.get(key(ws.id, addr));

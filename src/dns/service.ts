@@ -106,6 +106,11 @@ export class DnsService {
   /** True while `addr` is open for `ws` through an answer for a name on its list now. */
   readonly isLearned = (ws: Workspace, addr: string): boolean => this.learned.isLearned(ws, addr);
 
+  /** Puts the learned addresses back after the table was rebuilt (see LearnedAddresses). */
+  reinstate(): Promise<void> {
+    return this.learned.reinstate();
+  }
+
   /** The learned addresses, for diagnostics and tests. */
   learnedAddresses(): { workspace: string; addr: string; msLeft: number }[] {
     return this.learned.list();

@@ -53,6 +53,8 @@ export class KernelEnforcer implements Enforcer {
   private inSync = false;
   /** counts suspect() calls, so an audit that read the table before one cannot clear it */
   private suspicions = 0;
+  /** called after a repair rebuilt the table, e.g. to put the DNS side's cache back */
+  rebuilt: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly nl: Netlink,
@@ -98,6 +100,7 @@ export class KernelEnforcer implements Enforcer {
       const ms = Math.round(performance.now() - started);
       if (left.length > 0) throw new Error(`the repaired table still differs: ${left[0]}`);
       this.log.warn({ reason, differences: summarize(differences), ms }, 'table repaired');
+      await this.rebuilt?.().catch((err) => this.log.error({ err }, 'after-repair hook failed'));
       return { differences, repaired: true };
     });
   }

@@ -98,3 +98,13 @@ t.test('the sweep keeps an address with an open connection, not one in TIME_WAIT
   const restated = s.ops.filter((o) => o.op === 'add').at(-1)!;
   t.same(restated.elements.length, 1, 'each sweep restates what is still learned');
 });
+
+t.test('reinstate puts what has time left back, after the table was rebuilt', async (t) => {
+  const s = setup();
+  await s.learned.learn(s.ws(), 'a.example', [{ addr: '93.184.216.34', ttl: 10 }]);
+  s.ops.length = 0;
+  await s.learned.reinstate();
+  t.equal(s.ops.length, 1);
+  t.same([s.ops[0].op, s.ops[0].set, s.ops[0].elements.length], ['add', 'egress_learned', 1]);
+  t.ok(s.ops[0].elements[0].timeout! > 11_000, 'with the time it has left');
+});

@@ -77,6 +77,8 @@ t.test('a start over a table another socket owns is refused with EPERM', async (
 t.test('without ownership, what was changed behind its back is rebuilt', async (t) => {
   const f = fixture(t);
   const enforcer = new KernelEnforcer(f.sock, base, log);
+  let hooks = 0;
+  enforcer.rebuilt = async () => void hooks++;
   await enforcer.start(registry);
   const before = await f.sock.listTable('inet', TABLE);
 
@@ -95,6 +97,7 @@ t.test('without ownership, what was changed behind its back is rebuilt', async (
     t.equal(await enforcer.healthy(), true);
     t.same(normalized(await f.sock.listTable('inet', TABLE)), normalized(before));
   }
+  t.equal(hooks, breaks.length, 'the after-repair hook ran each time');
 });
 
 /** Handles and hash order aside. */
