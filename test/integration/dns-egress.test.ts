@@ -6,7 +6,7 @@
  * answers open nothing, and without the internet there is no DNS at all.
  */
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab, type Lab } from '../lab/lab';
@@ -103,7 +103,10 @@ t.before(async () => {
     if (res.status !== 201) throw new Error(JSON.stringify(res.body));
   }
 });
-t.teardown(() => lab?.destroy());
+t.teardown(async () => {
+  await lab?.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 t.test('with an empty egress list every name resolves, through the daemon', async (t) => {
   const b = lab.ws('ws_b');
