@@ -15,10 +15,9 @@ export interface ProxySecrets {
 }
 
 /**
- * Credentials held in the daemon's memory only: nothing reaches the disk, and a restart
- * forgets them.
- * TODO(#7): keep them in the state store under state_dir (root-only, secure_delete) so
- * that a custom proxy with credentials survives a restart.
+ * Credentials held in memory only: nothing reaches the disk, and a restart forgets them.
+ * For tests and tools; the daemon keeps them in the state database (StoredSecrets,
+ * src/state/secrets.ts), so that a custom proxy with credentials survives a restart.
  */
 export class MemorySecrets implements ProxySecrets {
   private readonly byWorkspace = new Map<string, ProxyCredentials>();
