@@ -5,12 +5,15 @@
  * process per change, against a table of the same size in a namespace of its own (the
  * daemon's drift monitor would take a foreign change in its own table for drift).
  *
- * The fleet is registered through the API, PUT then PATCH per workspace, and the time
- * each band of registrations took is kept: registration is a cost of its own.
+ * Each size gets a daemon of its own, started on a state database that already holds the
+ * fleet (the restart path: one transaction builds the table). Registering thousands of
+ * workspaces one API call at a time would take most of the run (bench/results.md says why),
+ * so registration is measured on a sample of workspaces added to each size.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { NftSocket } from '../src/nft/addon';
+import { StateStore } from '../src/state/store';
 import { NetnsRun, run } from '../test/lab/netns';
 import { Daemon, repoRoot, startDaemon } from '../test/lab/daemon';
 import { ApiClient } from './client';
@@ -31,11 +34,14 @@ export interface ChangeRow {
   nftP99: number;
 }
 
-/** What registering workspaces [from, to) over the API cost. */
+/** What registering a sample of workspaces over the API cost, at a given size. */
 export interface RegisterBand {
+  /** workspaces registered before the sample */
   from: number;
-  to: number;
-  seconds: number;
+  /** workspaces in the sample */
+  count: number;
+  /** the daemon's start on the fleet's state: load, one transaction, first audit */
+  startSeconds: number;
   /** medians of the PUT and of the PATCH that gives the policy, in ms */
   putMs: number;
   patchMs: number;
@@ -46,56 +52,62 @@ export interface RegisterBand {
 
 /** The daemon in a namespace of its own, with the benchmark fleet registered over its API. */
 export class FleetDaemon {
-  registered = 0;
-
   private constructor(
     readonly lab: NetnsRun,
     readonly ns: string,
     readonly daemon: Daemon,
     readonly api: ApiClient,
-    private readonly total: number,
+    /** workspaces registered */
+    public registered: number,
+    /** seconds from the daemon's spawn until its socket accepted connections */
+    readonly startSeconds: number,
   ) {}
 
   /**
-   * Starts the daemon (as `node dist/src/main.js --config FILE`) in a new namespace, its
-   * state in a new directory under `stateRoot` (a tmpfs or a disk: see measureChanges);
-   * with `profile`, under the CPU profiler, which writes that file when it stops.
+   * Starts the daemon (as `node dist/src/main.js --config FILE`) in a new namespace on a
+   * state database holding the fleet of n, in a new directory under `stateRoot` (a tmpfs
+   * or a disk); with `profile`, under the CPU profiler, which writes that file at exit.
    */
-  static async start(total: number, stateRoot: string, profile?: string):
-    Promise<FleetDaemon> {
+  static async start(n: number, stateRoot: string, profile?: string): Promise<FleetDaemon> {
     const lab = new NetnsRun();
     const stateDir = mkdtempSync(join(stateRoot, 'wnd-bench-state-'));
     lab.atDestroy(() => rmSync(stateDir, { recursive: true, force: true }));
+    const store = StateStore.open(join(stateDir, 'state'));
+    try {
+      store.save({ before: new Map(), after: fleet(n) });
+    } finally {
+      store.close();
+    }
     try {
       const ns = await lab.addNetns('daemon');
       // The daemon inherits this process's environment; profiled-main.js reads the path.
       if (profile) process.env.WND_BENCH_PROFILE = profile;
+      const start = process.hrtime.bigint();
       const daemon = await startDaemon(lab, {
-        ns, uplink: 'up0', readyTimeoutMs: 60_000, config: { state_dir: `${stateDir}/state` },
+        ns, uplink: 'up0', readyTimeoutMs: 600_000, config: { state_dir: `${stateDir}/state` },
         entry: profile ? join(repoRoot(), 'dist/bench/profiled-main.js') : undefined,
       });
-      return new FleetDaemon(lab, ns, daemon, new ApiClient(daemon.socketPath, 8), total);
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      return new FleetDaemon(lab, ns, daemon, new ApiClient(daemon.socketPath, 8), n, seconds);
     } catch (err) {
       await lab.destroy();
       throw err;
     }
   }
 
-  /** Registers workspaces until `n` are, one at a time; the band's costs. */
-  async grow(n: number): Promise<RegisterBand> {
+  /** Registers `count` more workspaces, one at a time (PUT, then its policy); the costs. */
+  async registerMore(count: number): Promise<RegisterBand> {
     const from = this.registered;
     const puts: number[] = [];
     const patches: number[] = [];
-    const start = process.hrtime.bigint();
-    for (let i = from; i < n; i++) {
+    for (let i = from; i < from + count; i++) {
       puts.push((await this.api.must('PUT', `/workspace/${wsId(i)}`, registration(i))).ms);
-      const patch = policyPatch(i, this.total);
+      const patch = policyPatch(i, from + count);
       patches.push((await this.api.must('PATCH', `/workspace/${wsId(i)}/network`, patch)).ms);
       this.registered = i + 1;
     }
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     return {
-      from, to: n, seconds,
+      from, count, startSeconds: this.startSeconds,
       putMs: median(puts), patchMs: median(patches),
       putP99: percentile(puts, 99), patchP99: percentile(patches, 99),
     };

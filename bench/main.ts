@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../test/lab/daemon';
-import { apiRates } from './api';
+import { apiRates, type ApiRow } from './api';
 import { FleetDaemon, measureChanges, NftPeer } from './change';
 import { coldBuild } from './cold-build';
 import { describeMachine } from './machine';
@@ -76,44 +76,49 @@ async function main(): Promise<void> {
   log(`wrote ${join(values.out, 'results.md')} in ${Math.round(results.seconds)} s`);
 }
 
-/** Benchmarks 2 and 5 share one daemon, grown through the API to each size in turn. */
+/**
+ * Benchmarks 2 and 5: a daemon per size, started on the fleet's state; changes against
+ * the nft peer, then (at the largest size) the API's rates, then a registration sample.
+ */
 async function changeAndApi(sizes: number[], runs: number, quick: boolean, profile?: string):
   Promise<Pick<Results, 'change' | 'api'>> {
   const total = sizes[sizes.length - 1];
-  const d = await FleetDaemon.start(total, '/dev/shm', profile);
-  try {
-    const rssEmptyKiB = await d.rssKiB();
-    const rows = [];
-    const bands = [];
-    for (const n of sizes) {
-      const band = await d.grow(n);
-      log(`register: ${band.from} to ${band.to} in ${band.seconds.toFixed(1)} s`);
-      bands.push(band);
+  const rows = [];
+  const bands = [];
+  const rss = new Map<number, number>();
+  let apiRows: ApiRow[] = [];
+  for (const n of sizes) {
+    const d = await FleetDaemon.start(n, '/dev/shm', n === total ? profile : undefined);
+    try {
+      log(`daemon: started on ${n} workspaces in ${d.startSeconds.toFixed(1)} s`);
+      rss.set(n, await d.rssKiB());
       const peer = await NftPeer.load(n);
       try {
         rows.push(await measureChanges(d, peer, runs, quick ? 50 : 200, quick ? 10 : 60, log));
       } finally {
         await peer.drop();
       }
+      if (n === total) apiRows = await apiRates(d, runs, quick ? 1 : 2, log);
+      const band = await d.registerMore(quick ? 5 : 40);
+      log(`register: ${band.count} more at ${n}: PUT p50 ${band.putMs.toFixed(1)} ms, ` +
+        `PATCH p50 ${band.patchMs.toFixed(1)} ms`);
+      bands.push(band);
+    } finally {
+      await d.stop();
     }
-    const rssFleetKiB = await d.rssKiB();
-    const apiRows = await apiRates(d, runs, quick ? 1 : 2, log);
-    await d.stop();
-    const disk = await onDisk(runs, quick ? 20 : 60);
-    return {
-      change: { rows, bands, disk },
-      api: { rows: apiRows, rssEmptyKiB, rssFleetKiB, workspaces: total },
-    };
-  } finally {
-    await d.stop();
   }
+  const disk = await onDisk(runs, quick ? 20 : 60);
+  return {
+    change: { rows, bands, disk },
+    api: { rows: apiRows, rssEmptyKiB: rss.get(sizes[0])!, rssFleetKiB: rss.get(total)!,
+      workspaces: total },
+  };
 }
 
 /** The same change with the daemon's state on the machine's disk (/var/tmp). */
 async function onDisk(runs: number, count: number) {
   const d = await FleetDaemon.start(1, '/var/tmp');
   try {
-    await d.grow(1);
     await d.changes(10);
     const p50: number[] = [];
     const p99: number[] = [];
