@@ -8,6 +8,7 @@ import t from 'tap';
 import { createLab, Lab } from '../lab/lab';
 import { BAD_PORTS, type LabProxy } from '../lab/proxies';
 import { dns, holdTcp, tcp, udp } from '../lab/probe';
+import { nsExec } from '../lab/netns';
 
 let lab: Lab;
 const [S1, S2] = ['198.18.1.10', '198.18.2.10'];
@@ -68,6 +69,16 @@ t.test('through tinyproxy with credentials: the far end sees the proxy', async (
   }
   t.ok((await dns(a.ns, a.gateway, 'server1.lab.test')).ok, 'DNS on the gateway still works');
 });
+
+// Writes a line, half-closes, and reads until the far end closes: what came back.
+const halfClose = (host: string, port: number) => `
+const c = require('node:net').connect({ host: '${host}', port: ${port}, allowHalfOpen: true });
+let got = '';
+c.on('connect', () => { c.write('half-closed\\n'); c.end(); });
+c.on('data', (d) => (got += d));
+c.on('end', () => { console.log(JSON.stringify({ got })); process.exit(0); });
+c.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(0); });
+setTimeout(() => { console.log(JSON.stringify({ got, timeout: true })); process.exit(0); }, 3000);`;
 
 t.test('nothing bypasses the proxy: UDP, other ports, the relay itself', async (t) => {
   const a = lab.ws('ws_a');
@@ -176,4 +187,17 @@ t.test('turning custom ends direct connections', async (t) => {
 
 t.test('the password never reaches the log', async (t) => {
   t.notMatch(lab.daemon!.logs.join('\n'), /labpass|bGFidXNlcjpsYWJwYXNz/);
+});
+
+t.test('the relay keeps the way back open after the workspace half-closes', async (t) => {
+  const direct = await nsExec(lab.ws('ws_free').ns, [process.execPath, '-e', halfClose(S1, 80)]);
+  t.match(JSON.parse(direct.stdout.trim()).got, /half-closed/, 'direct, as a control');
+  // tinyproxy and squid end both ways at the first FIN; this proxy passes each on its own.
+  await patch('ws_b', custom(lab.proxies!.bad(BAD_PORTS.halfClose)));
+  const a = lab.ws('ws_b');
+  const res = await nsExec(a.ns, [process.execPath, '-e', halfClose(S1, 80)]);
+  const out = JSON.parse(res.stdout.trim());
+  t.notOk(out.timeout || out.error, 'the far end closed in turn');
+  t.match(out.got, lab.proxies!.addr, 'through the proxy');
+  t.match(out.got, /half-closed/, 'the echo of what was sent before the FIN came back');
 });

@@ -30,10 +30,23 @@ const behaviours = {
   4006: (s) => s.end('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'),
   4007: (s) => pieces(s, ['HTTP/1.1 2'], 10).then(() => s.end()),
   4008: () => undefined,
+  4010: (s, head) => faithful(s, head),
 };
 
+// A tunnel that carries each direction's end on its own (tinyproxy and squid close both
+// ways at the first FIN), so that the relay's own half-close can be seen.
+function faithful(client, head) {
+  const [host, port] = head.split(' ')[1].split(':');
+  const far = net.connect({ host, port: Number(port), allowHalfOpen: true }, () => {
+    client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    client.pipe(far);
+    far.pipe(client);
+  });
+  far.on('error', () => client.destroy());
+}
+
 for (const [port, behave] of Object.entries(behaviours)) {
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => undefined);
     let head = '';
     const onData = (chunk) => {
@@ -41,7 +54,7 @@ for (const [port, behave] of Object.entries(behaviours)) {
       if (!head.includes('\r\n\r\n')) return;
       socket.removeListener('data', onData);
       socket.resume();
-      behave(socket);
+      behave(socket, head);
     };
     socket.on('data', onData);
   });

@@ -46,6 +46,8 @@ export const BAD_PORTS = {
   halfLine: 4007,
   /** its SYNs are dropped (an nft rule in the proxy namespace) */
   dropped: 4008,
+  /** a faithful tunnel that passes each direction's FIN on its own */
+  halfClose: 4010,
   /** nothing listens: the SYN is answered with a reset */
   closed: 4009,
 } as const;
