@@ -196,6 +196,10 @@ class DumpWorker : public Napi::AsyncWorker {
       o.Set("priority", r.priority);
       o.Set("src", Addr(env, r.src));
       o.Set("srcLen", r.srcLen);
+      if (r.hasFwmark) {
+        o.Set("fwmark", r.fwmark);
+        o.Set("fwmask", r.fwmask);
+      }
       o.Set("table", r.table);
       o.Set("protocol", r.protocol);
       o.Set("action", r.action);

@@ -50,16 +50,23 @@ struct nlmsghdr* Header(RouteRequest* out, uint16_t type, bool add) {
   return nlh;
 }
 
-// `from src/srcLen lookup table priority P proto N` (FR_ACT_TO_TBL).
+// `from src/srcLen [fwmark M/MASK] lookup table priority P proto N` (FR_ACT_TO_TBL).
 bool ReadRule(const Input& in, bool add, RouteRequest* out) {
   uint32_t priority = 0;
   uint32_t table = 0;
   uint32_t protocol = 0;
   uint32_t src = 0;
   uint8_t srcLen = 0;
+  uint32_t fwmark = 0;
+  uint32_t fwmask = UINT32_MAX;
   if (!in.Get("priority").U32(&priority, UINT32_MAX) ||
       !in.Get("table").U32(&table, UINT32_MAX) || !in.Get("protocol").U32(&protocol, 255) ||
       !ReadPrefix(in, "src", "srcLen", &src, &srcLen)) {
+    return false;
+  }
+  const bool hasMark = in.Has("fwmark");
+  if ((hasMark && !in.Get("fwmark").U32(&fwmark, UINT32_MAX)) ||
+      (in.Has("fwmask") && !in.Get("fwmask").U32(&fwmask, UINT32_MAX))) {
     return false;
   }
   if (table == 0) {
@@ -78,6 +85,11 @@ bool ReadRule(const Input& in, bool add, RouteRequest* out) {
   mnl_attr_put_u8(nlh, FRA_PROTOCOL, static_cast<uint8_t>(protocol));
   if (srcLen > 0) {
     mnl_attr_put_u32(nlh, FRA_SRC, src);
+  }
+  if (hasMark) {
+    // Host byte order, like the skb mark nftables' `meta mark set` writes.
+    mnl_attr_put_u32(nlh, FRA_FWMARK, fwmark);
+    mnl_attr_put_u32(nlh, FRA_FWMASK, fwmask);
   }
   out->name = add ? "RTM_NEWRULE" : "RTM_DELRULE";
   return true;
@@ -190,6 +202,10 @@ bool ParseRule(const struct nlmsghdr* nlh, RuleState* out) {
       GetU32(attr, &out->table);
     } else if (type == FRA_SRC) {
       GetU32(attr, &out->src);
+    } else if (type == FRA_FWMARK) {
+      out->hasFwmark = GetU32(attr, &out->fwmark);
+    } else if (type == FRA_FWMASK) {
+      GetU32(attr, &out->fwmask);
     } else if (type == FRA_PROTOCOL && mnl_attr_get_payload_len(attr) == 1) {
       out->protocol = mnl_attr_get_u8(attr);
     }

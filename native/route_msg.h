@@ -21,11 +21,14 @@ struct RouteRequest {
   const char* name = "";
 };
 
-// A FIB rule as read back: `from src/srcLen lookup table`, at priority.
+// A FIB rule as read back: `from src/srcLen [fwmark m/mask] lookup table`, at priority.
 struct RuleState {
   uint32_t priority = 0;
   uint32_t src = 0;
   uint8_t srcLen = 0;
+  bool hasFwmark = false;
+  uint32_t fwmark = 0;
+  uint32_t fwmask = 0;
   uint32_t table = 0;
   uint8_t protocol = 0;
   uint8_t action = 0;

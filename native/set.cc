@@ -48,22 +48,39 @@ bool ReadFields(const Input& in, struct nftnl_set* set, bool* concat) {
 // nft's byte orders (nftables include/datatype.h: BYTEORDER_HOST_ENDIAN, _BIG_ENDIAN).
 const Named kByteorders[] = {{"host", 1}, {"big", 2}};
 
-// Writes SetSpec.keyByteorder as set userdata. The kernel ignores it; `nft list` reads it
-// to print keys (without it, an ifname key is taken as big endian and prints as "").
-bool ReadByteorder(const Input& in, struct nftnl_set* set) {
-  uint32_t order = 0;
-  if (!in.Choice(kByteorders, 2, &order)) {
-    return false;
-  }
+// Writes SetSpec.keyByteorder and dataByteorder as set userdata. The kernel ignores it;
+// `nft list` reads it to print keys and map values (without it, an ifname key is taken as
+// big endian and prints as "", and a mark value prints byte-swapped).
+bool ReadByteorders(const Input& spec, struct nftnl_set* set) {
+  const struct {
+    const char* field;
+    uint8_t type;
+  } kinds[] = {{"keyByteorder", NFTNL_UDATA_SET_KEYBYTEORDER},
+               {"dataByteorder", NFTNL_UDATA_SET_DATABYTEORDER}};
   struct nftnl_udata_buf* buf = nftnl_udata_buf_alloc(64);
   if (!buf) {
-    return in.Fail("out of memory");
+    return spec.Fail("out of memory");
   }
-  bool ok = nftnl_udata_put_u32(buf, NFTNL_UDATA_SET_KEYBYTEORDER, order) &&
-            nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(buf),
-                               nftnl_udata_buf_len(buf)) == 0;
+  bool any = false;
+  for (const auto& kind : kinds) {
+    uint32_t order = 0;
+    if (!spec.Has(kind.field)) {
+      continue;
+    }
+    if (!spec.Get(kind.field).Choice(kByteorders, 2, &order)) {
+      nftnl_udata_buf_free(buf);
+      return false;
+    }
+    if (!nftnl_udata_put_u32(buf, kind.type, order)) {
+      nftnl_udata_buf_free(buf);
+      return spec.Fail("nftnl_udata_put_u32 failed");
+    }
+    any = true;
+  }
+  bool ok = !any || nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(buf),
+                                       nftnl_udata_buf_len(buf)) == 0;
   nftnl_udata_buf_free(buf);
-  return ok || in.Fail("nftnl_set_set_data(NFTNL_SET_USERDATA) failed");
+  return ok || spec.Fail("nftnl_set_set_data(NFTNL_SET_USERDATA) failed");
 }
 
 // Reads a SetSpec into set and the NFT_SET_* flags it implies.
@@ -80,7 +97,7 @@ bool ReadSpec(const Input& spec, struct nftnl_set* set) {
       (spec.Has("interval") && !spec.Get("interval").Bool(&interval)) ||
       (spec.Has("constant") && !spec.Get("constant").Bool(&constant)) ||
       (spec.Has("timeout") && !spec.Get("timeout").Bool(&timeout)) ||
-      (spec.Has("keyByteorder") && !ReadByteorder(spec.Get("keyByteorder"), set))) {
+      !ReadByteorders(spec, set)) {
     return false;
   }
   if (keyLen == 0) {
@@ -110,25 +127,28 @@ bool ReadSpec(const Input& spec, struct nftnl_set* set) {
   return true;
 }
 
-// The key byte order from the set's userdata, 0 when it has none.
-uint32_t KeyByteorder(const struct nftnl_set* set) {
+// The byte order of userdata attribute `type` (key or data) of the set, 0 when unset.
+uint32_t Byteorder(const struct nftnl_set* set, uint8_t type) {
   if (!nftnl_set_is_set(set, NFTNL_SET_USERDATA)) {
     return 0;
   }
   uint32_t len = 0;
   const void* data = nftnl_set_get_data(set, NFTNL_SET_USERDATA, &len);
-  uint32_t order = 0;
+  struct Want {
+    uint8_t type;
+    uint32_t order;
+  } want = {type, 0};
   nftnl_udata_parse(
       data, len,
       [](const struct nftnl_udata* attr, void* out) -> int {
-        if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_KEYBYTEORDER &&
-            nftnl_udata_len(attr) == sizeof(uint32_t)) {
-          *static_cast<uint32_t*>(out) = nftnl_udata_get_u32(attr);
+        auto* w = static_cast<Want*>(out);
+        if (nftnl_udata_type(attr) == w->type && nftnl_udata_len(attr) == sizeof(uint32_t)) {
+          w->order = nftnl_udata_get_u32(attr);
         }
         return 0;
       },
-      &order);
-  return order;
+      &want);
+  return want.order;
 }
 
 }  // namespace
@@ -196,9 +216,13 @@ Napi::Object DecodeSetSpec(Napi::Env env, const struct nftnl_set* set) {
   if (flags & NFT_SET_TIMEOUT) {
     spec.Set("timeout", true);
   }
-  uint32_t order = KeyByteorder(set);
+  uint32_t order = Byteorder(set, NFTNL_UDATA_SET_KEYBYTEORDER);
   if (order == 1 || order == 2) {
     spec.Set("keyByteorder", order == 1 ? "host" : "big");
+  }
+  order = Byteorder(set, NFTNL_UDATA_SET_DATABYTEORDER);
+  if (order == 1 || order == 2) {
+    spec.Set("dataByteorder", order == 1 ? "host" : "big");
   }
   if (flags & NFT_SET_MAP) {
     uint32_t dataType = nftnl_set_get_u32(set, NFTNL_SET_DATA_TYPE);

@@ -3,7 +3,7 @@
 // A codec encodes the JS object of one Expr variant (src/nft/types.ts) into an
 // nftnl_expr, and decodes an nftnl_expr read from the kernel back into the same
 // object. Decoding returns false when the kernel's expression uses something the Expr
-// union cannot say (a meta set, a ct direction); readback then reports it as unknown.
+// union cannot say (a meta key it does not name, a ct direction); readback then reports it as unknown.
 #pragma once
 
 // libnftnl's headers use FILE without including stdio.h.

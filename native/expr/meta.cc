@@ -1,4 +1,5 @@
-// meta: loads packet metadata into a register (NFTA_META_KEY, NFTA_META_DREG).
+// meta: loads packet metadata into a register (NFTA_META_DREG), or sets it from one
+// (NFTA_META_SREG: `meta mark set`).
 #include <linux/netfilter/nf_tables.h>
 
 #include "expr/expr.h"
@@ -21,16 +22,26 @@ bool Encode(const Input& in, struct nftnl_expr* expr) {
     return false;
   }
   nftnl_expr_set_u32(expr, NFTNL_EXPR_META_KEY, key);
+  if (in.Has("sreg")) {
+    // The kernel refuses setting a key it cannot set (nft_meta_set_init): EOPNOTSUPP.
+    return SetReg(in.Get("sreg"), expr, NFTNL_EXPR_META_SREG, false);
+  }
   return SetReg(in.Get("dreg"), expr, NFTNL_EXPR_META_DREG, false);
 }
 
 bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
-  // A meta with a source register sets metadata; the daemon only loads it.
   const char* key = NameOf(kKeys, Count(kKeys), nftnl_expr_get_u32(expr, NFTNL_EXPR_META_KEY));
-  if (key == nullptr || !nftnl_expr_is_set(expr, NFTNL_EXPR_META_DREG)) {
+  if (key == nullptr) {
     return false;
   }
   out.Set("key", key);
+  if (nftnl_expr_is_set(expr, NFTNL_EXPR_META_SREG)) {
+    out.Set("sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_META_SREG));
+    return true;
+  }
+  if (!nftnl_expr_is_set(expr, NFTNL_EXPR_META_DREG)) {
+    return false;
+  }
   out.Set("dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_META_DREG));
   return true;
 }

@@ -13,7 +13,7 @@ import { u8, ifname } from '../nft/bytes';
 export const FAMILY: Family = 'inet';
 
 /** nft datatype numbers (nftables src/datatype.h) and NFT_DATA_VERDICT. */
-const T = { ipv4: 7, proto: 12, service: 13, ifname: 41 } as const;
+const T = { ipv4: 7, proto: 12, service: 13, mark: 19, ifname: 41 } as const;
 const NFT_DATA_VERDICT = 0xffffff00;
 
 function concatType(...types: number[]): number {
@@ -38,6 +38,8 @@ export const SETS = {
   linkSrc: 'link_src',
   hostSvc: 'host_svc',
   outboundIp: 'outbound_ip',
+  /** workspace ip : its zone's packet mark, which selects the zone's routing table */
+  outboundMark: 'outbound_mark',
   /** tap : jump <id>_relay, for workspaces whose internet goes through their own proxy */
   proxied: 'proxied',
 } as const;
@@ -52,6 +54,8 @@ export const CHAINS = {
   refuse: 'refuse',
   /** nat prerouting: a custom-proxy workspace's allowed TCP is DNATed to the relay */
   redirect: 'redirect',
+  /** mangle prerouting: a workspace with a dedicated address gets its zone's mark */
+  zoneMark: 'zone_mark',
 } as const;
 
 /** The chain that decides what a workspace may send. */
@@ -107,6 +111,10 @@ function setSpecs(): SetSpec[] {
     // workspace ip : dedicated outbound ip (src/outbound); the snat rule's map
     { name: SETS.outboundIp, keyType: T.ipv4, keyLen: 4, dataType: T.ipv4, dataLen: 4 },
     {
+      name: SETS.outboundMark, keyType: T.ipv4, keyLen: 4, dataType: T.mark, dataLen: 4,
+      dataByteorder: 'host',
+    },
+    {
       name: SETS.proxied, keyType: T.ifname, keyLen: 16, keyByteorder: 'host',
       dataType: NFT_DATA_VERDICT, dataLen: 0,
     },
@@ -139,6 +147,9 @@ export function skeleton(o: LayoutOptions): Op[] {
   chain(CHAINS.postrouting, { type: 'nat', hook: 'postrouting', priority: 100, policy: 'accept' });
   // dstnat priority: after conntrack (-200) and guard, before routing decides input or forward.
   chain(CHAINS.redirect, { type: 'nat', hook: 'prerouting', priority: -100, policy: 'accept' });
+  // mangle priority: after conntrack, before routing reads the mark (src/outbound/routes).
+  chain(CHAINS.zoneMark, { type: 'filter', hook: 'prerouting', priority: -150,
+    policy: 'accept' });
 
   for (const [name, rules] of Object.entries(fixedRules(o))) {
     for (const exprs of rules) ops.push({ op: 'add', kind: 'rule', ...t, chain: name, exprs });
@@ -193,6 +204,7 @@ function fixedRules(o: LayoutOptions): Record<string, Expr[][]> {
     ],
     // Only the first packet of a connection passes a nat chain; the rest follow conntrack.
     [CHAINS.redirect]: [vmap(tap, SETS.proxied)],
+    [CHAINS.zoneMark]: [zoneMark(net, len)],
     [CHAINS.postrouting]: [outboundSnat(net, len), [
       ...match(meta('oifname'), 'eq', ifname(o.uplink)),
       ...isIpv4(),
@@ -220,6 +232,22 @@ function outboundSnat(net: string, len: number): Expr[] {
     ipSaddr.load(REG_1),
     { type: 'lookup', sreg: REG_1, set: SETS.outboundIp, dreg: REG_1 },
     { type: 'nat', nat: 'snat', family: 'ip', addrReg: REG_1 },
+  ];
+}
+
+/**
+ * `ip daddr != NET meta mark set ip saddr map @outbound_mark`: every packet a workspace
+ * with a dedicated address sends out of the workspace network carries its zone's mark, so
+ * one rule per zone (`fwmark M lookup T`) routes it. Replies (from the internet) and the
+ * host's own traffic (the output hook: relay, DNS) are never marked.
+ */
+function zoneMark(net: string, len: number): Expr[] {
+  return [
+    ...isIpv4(),
+    ...inCidr(ipDaddr, net, len, true),
+    ipSaddr.load(REG_1),
+    { type: 'lookup', sreg: REG_1, set: SETS.outboundMark, dreg: REG_1 },
+    { type: 'meta', key: 'mark', sreg: REG_1 },
   ];
 }
 

@@ -4,7 +4,7 @@
  */
 import type { Element, Expr } from '../nft/types';
 import type { Workspace } from '../model/types';
-import { concat, ifname, ipv4, be16, u8 } from '../nft/bytes';
+import { concat, ifname, ipv4, be16, le32, u8 } from '../nft/bytes';
 import { egressRanges, hasEgressNames } from '../model/egress';
 import { formatIpv4 } from '../net/ipv4';
 import {
@@ -15,6 +15,7 @@ import { CHAINS, KEYS, SETS, inChain, outChain } from './layout';
 import { resolveLinks } from '../model/links';
 import type { Zone } from '../config';
 import { appliedZone } from '../outbound/pool';
+import { zoneMark } from '../outbound/routes';
 import { isProxied, relayChain, relayPort, relayRules } from './relay';
 
 /** What the compiler needs of the host's configuration. */
@@ -80,7 +81,11 @@ export function compileWorkspace(
     add(SETS.linkSrc, { key: concat(tap, ipv4(link.ip)) });
   }
   const zone = appliedZone(ws, o.zones ?? []);
-  if (zone) add(SETS.outboundIp, { key: ipv4(ws.ip), data: ipv4(zone.ip) });
+  if (zone) {
+    add(SETS.outboundIp, { key: ipv4(ws.ip), data: ipv4(zone.ip) });
+    // meta mark is host byte order, as the FIB rule's fwmark reads it
+    add(SETS.outboundMark, { key: ipv4(ws.ip), data: le32(zoneMark(zone, o.zones ?? [])) });
+  }
   if (isProxied(ws)) {
     const relay = concat(tap, ipv4(ws.gateway), u8(IPPROTO_TCP), be16(relayPort(o)));
     add(SETS.hostSvc, { key: relay });

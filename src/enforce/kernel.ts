@@ -105,6 +105,14 @@ export class KernelEnforcer implements Enforcer {
     });
   }
 
+  /**
+   * Compares the daemon's policy rules and routes with what it applied and puts back
+   * what differs (logged `routes repaired`); cheap, so the drift monitor runs it often.
+   */
+  async auditRoutes(): Promise<string[]> {
+    return this.exclusive(async () => (this.started && this.router ? this.router.audit() : []));
+  }
+
   /** Marks the kernel as possibly changed by someone else: unhealthy until reconciled. */
   suspect(): void {
     this.suspicions++;

@@ -41,6 +41,8 @@ export type CmpOp = 'eq' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte';
 /** One expression of a rule; `type` is the libnftnl expression name. */
 export type Expr =
   | { type: 'meta'; key: MetaKey; dreg: Reg }
+  /** `meta KEY set`: the packet's metadata from a register (the daemon sets only `mark`) */
+  | { type: 'meta'; key: 'mark'; sreg: Reg }
   | { type: 'payload'; base: PayloadBase; offset: number; len: number; dreg: Reg }
   | { type: 'cmp'; sreg: Reg; op: CmpOp; data: Uint8Array }
   | { type: 'bitwise'; sreg: Reg; dreg: Reg; len: number; mask: Uint8Array; xor: Uint8Array }
@@ -94,6 +96,8 @@ export interface SetSpec {
   timeout?: boolean;
   /** how `nft list` should read the key (set userdata; the kernel ignores it) */
   keyByteorder?: 'host' | 'big';
+  /** how `nft list` should read a map's values, such as a mark (set userdata) */
+  dataByteorder?: 'host' | 'big';
   /** a map: NFT_DATA_VERDICT (0xffffff00) for a verdict map, else a datatype */
   dataType?: number;
   dataLen?: number;

@@ -9,14 +9,14 @@ import type { Workspace } from '../model/types';
 import type { RouteNetlink } from '../route/socket';
 import type { FibRule, Route, RouteOp } from '../route/types';
 import {
-  inverse, planRouting, ROUTE_PROTOCOL, ruleOf, tableRoutes, workspaceRoute,
+  inverse, planRouting, ROUTE_PROTOCOL, ruleOf, tableRoutes, workspaceRoute, zonesOf,
   type RoutingOptions, type RoutingPlan, type WorkspaceRoute,
 } from './routes';
 
 /**
- * The daemon's policy routing: one rule per workspace with a zone, one table per zone.
- * TODO(#5): the periodic audit compares the nftables table only; a rule or route someone
- * deletes by hand stays missing until the next restart reconciles them.
+ * The daemon's policy routing: one rule and one table per zone in use. It remembers what
+ * it applied, and audit() puts back what someone removed (or removes what someone added
+ * with the daemon's protocol), as the drift monitor does for the nftables table.
  */
 export class OutboundRouter {
   private applied = new Map<string, WorkspaceRoute>();
@@ -42,9 +42,32 @@ export class OutboundRouter {
       const r = workspaceRoute(ws, this.o);
       if (r) next.set(ws.id, r);
     }
-    const rules = [...next.values()].map(ruleOf);
-    const tables = new Map([...next.values()].map((r) => [r.table, r]));
-    const routes = [...tables.values()].flatMap((r) => tableRoutes(r, this.o));
+    const ops = await this.converge(next);
+    return { ops, owners: ops.map(() => null), next };
+  }
+
+  /**
+   * Compares the kernel's rules and routes of the daemon's protocol with what it last
+   * applied, and repairs the difference; returns what differed (empty: nothing did).
+   * The caller serializes it with apply(), so no plan is half sent while it reads.
+   */
+  async audit(): Promise<string[]> {
+    const started = performance.now();
+    const ops = await this.converge(this.applied);
+    if (ops.length === 0) return [];
+
+    const differences = ops.map((op) => describeDrift(op));
+    await this.apply({ ops, owners: ops.map(() => null), next: this.applied });
+    const ms = Math.round(performance.now() - started);
+    this.log.warn({ differences, ms }, 'routes repaired');
+    return differences;
+  }
+
+  /** The ops that turn the kernel's rules and routes of the daemon into `next`'s. */
+  private async converge(next: ReadonlyMap<string, WorkspaceRoute>): Promise<RouteOp[]> {
+    const zones = [...zonesOf(next).values()].map(([, r]) => r);
+    const rules = zones.map(ruleOf);
+    const routes = zones.flatMap((r) => tableRoutes(r, this.o));
 
     const state = await this.rt.dump();
     const oldRules = state.rules.filter((r) => r.protocol === ROUTE_PROTOCOL);
@@ -55,13 +78,12 @@ export class OutboundRouter {
     const [haveRules, wantRules] = [has(oldRules, ruleId), has(rules, ruleId)];
     const [haveRoutes, wantRoutes] = [has(oldRoutes, routeId), has(routes, routeId)];
 
-    const ops: RouteOp[] = [
+    return [
       ...oldRules.filter((r) => !wantRules.has(ruleId(r))).map((r) => del('rule', r)),
       ...oldRoutes.filter((r) => !wantRoutes.has(routeId(r))).map((r) => del('route', r)),
       ...routes.filter((r) => !haveRoutes.has(routeId(r))).map((route) => add('route', route)),
       ...rules.filter((r) => !haveRules.has(ruleId(r))).map((rule) => add('rule', rule)),
     ];
-    return { ops, owners: ops.map(() => null), next };
   }
 
   /** Sends the plan; on a refusal undoes what it sent and throws a KernelError. */
@@ -99,11 +121,13 @@ export class OutboundRouter {
   }
 }
 
-/** "add rule from 10.0.1.2 lookup 30500", "delete route default via 198.18.0.1 table 30500". */
+/** "add rule fwmark 30500 lookup 30500 priority 30500", "delete route default via ...". */
 export function describeRouteOp(op: RouteOp): string {
   if (op.kind === 'rule') {
     const r = op.rule;
-    return `${op.op} rule from ${r.src}/${r.srcLen} lookup ${r.table} priority ${r.priority}`;
+    const from = r.srcLen === 0 ? '' : ` from ${r.src}/${r.srcLen}`;
+    const mark = r.fwmark === undefined ? '' : ` fwmark ${r.fwmark}`;
+    return `${op.op} rule${from}${mark} lookup ${r.table} priority ${r.priority}`;
   }
   const r = op.route;
   const dst = r.dstLen === 0 ? 'default' : `${r.dst}/${r.dstLen}`;
@@ -127,8 +151,15 @@ function routeHint(errno: number, op: RouteOp): string | undefined {
   }
 }
 
+/** What an audit repair says it found: the op's object, missing or not the daemon's. */
+function describeDrift(op: RouteOp): string {
+  const what = describeRouteOp({ ...op, op: 'add' }).slice('add '.length);
+  return op.op === 'add' ? `missing ${what}` : `unexpected ${what}`;
+}
+
 function ruleId(r: FibRule): string {
-  return `${r.priority} ${r.src}/${r.srcLen} ${r.table}`;
+  const mark = r.fwmark === undefined ? '' : `${r.fwmark}/${r.fwmask ?? 0xffffffff}`;
+  return `${r.priority} ${r.src}/${r.srcLen} ${mark} ${r.table}`;
 }
 
 function routeId(r: Omit<Route, 'type'> & { type: string }): string {
@@ -145,8 +176,9 @@ function add(kind: 'rule' | 'route', x: FibRule | Route): RouteOp {
 
 function del(kind: 'rule' | 'route', x: object): RouteOp {
   if (kind === 'rule') {
-    const { priority, src, srcLen, table, protocol } = x as FibRule;
-    return { op: 'delete', kind, rule: { priority, src, srcLen, table, protocol } };
+    const { priority, src, srcLen, fwmark, fwmask, table, protocol } = x as FibRule;
+    const mark = fwmark === undefined ? {} : { fwmark, fwmask };
+    return { op: 'delete', kind, rule: { priority, src, srcLen, ...mark, table, protocol } };
   }
   const { table, dst, dstLen, type, gateway, protocol } = x as Route;
   const via = gateway === undefined ? {} : { gateway };

@@ -2,14 +2,12 @@
  * Policy routing of dedicated outbound addresses, decided here and sent by RouteSocket.
  *
  * Each zone in use gets a routing table: `default via <zone host>`, and `throw <workspace
- * network>` so that traffic to other workspaces goes back to the main table. Each local
- * workspace with an applied zone gets one rule, `from <workspace ip> lookup <zone table>`,
- * between `local` (0) and `main` (32766). A zone's table exists while a rule uses it.
- * The nftables side (the outbound_ip map) gives the same packets the zone's address.
- *
- * TODO(#5): one rule per workspace is a list the kernel walks for every routed packet
- * (fib_rules_lookup); with thousands of workspaces holding addresses, a per-zone rule on a
- * packet mark set from the outbound_ip map would keep it to one rule per zone.
+ * network>` so that traffic to other workspaces goes back to the main table, and one rule,
+ * `fwmark <zone mark> lookup <zone table>`, between `local` (0) and `main` (32766). The
+ * nftables side marks the packets (the outbound_mark map, in prerouting) and gives them the
+ * zone's address (the outbound_ip map), so the kernel walks one rule per zone in use for
+ * every routed packet, however many workspaces hold an address. A zone's table and rule
+ * exist while a workspace uses the zone.
  */
 import type { Zone } from '../config';
 import type { WorkspaceChange } from '../enforce/types';
@@ -19,9 +17,12 @@ import { appliedZone, type RoutableZone } from './pool';
 
 /** Marks the daemon's rules and routes (RTPROT_*: a number linux/rtnetlink.h leaves free). */
 export const ROUTE_PROTOCOL = 201;
-/** The priority of the workspace rules: after `local` (0), before `main` (32766). */
+/** The priority of the zone rules: after `local` (0), before `main` (32766). */
 export const RULE_PRIORITY = 30500;
-/** A zone's table is TABLE_BASE plus the zone's index in the config's `zones`. */
+/**
+ * A zone's table is TABLE_BASE plus the zone's index in the config's `zones`; its packet
+ * mark is the same number, so `ip rule` reads `fwmark 0x7724 lookup 30500` at a glance.
+ */
 export const TABLE_BASE = 30500;
 
 /** What routing needs of the host. */
@@ -30,7 +31,7 @@ export interface RoutingOptions {
   workspaceNet: { net: string; len: number };
 }
 
-/** One workspace's rule: its address and its zone's table. */
+/** Where one workspace's traffic is routed: its zone's table (and mark). */
 export interface WorkspaceRoute {
   src: string;
   table: number;
@@ -41,21 +42,28 @@ export interface WorkspaceRoute {
 export interface RoutingPlan {
   ops: RouteOp[];
   owners: (string | null)[];
-  /** every workspace's rule once the plan is applied */
+  /** every workspace's route once the plan is applied */
   next: Map<string, WorkspaceRoute>;
 }
 
-/** The rule `ws` needs, or null when its traffic keeps the uplink's address. */
+/** The packet mark (and table number) of `zone`, one of `zones`. */
+export function zoneMark(zone: Zone, zones: readonly Zone[]): number {
+  return TABLE_BASE + zones.findIndex((z) => z.ip === zone.ip);
+}
+
+/** The route `ws` needs, or null when its traffic keeps the uplink's address. */
 export function workspaceRoute(ws: Workspace | null, o: RoutingOptions): WorkspaceRoute | null {
   const zone = appliedZone(ws, o.zones);
   if (ws === null || zone === null) return null;
-  return { src: ws.ip, table: TABLE_BASE + o.zones.findIndex((z) => z.ip === zone.ip), zone };
+  return { src: ws.ip, table: zoneMark(zone, o.zones), zone };
 }
 
-/** `from <src>/32 lookup <table>`. */
+/** `fwmark <table>/0xffffffff lookup <table>`: the zone's one rule. */
 export function ruleOf(r: WorkspaceRoute): FibRule {
-  const { src, table } = r;
-  return { priority: RULE_PRIORITY, src, srcLen: 32, table, protocol: ROUTE_PROTOCOL };
+  const { table } = r;
+  const all = { src: '0.0.0.0', srcLen: 0 };
+  return { priority: RULE_PRIORITY, ...all, fwmark: table, fwmask: 0xffffffff, table,
+    protocol: ROUTE_PROTOCOL };
 }
 
 /** A zone table's routes: the zone's next hop, and the workspace network thrown back. */
@@ -68,9 +76,19 @@ export function tableRoutes(r: WorkspaceRoute, o: RoutingOptions): Route[] {
   ];
 }
 
+/** The ops that build one zone's routing: its routes, then the rule that uses them. */
+export function zoneOps(r: WorkspaceRoute, o: RoutingOptions): RouteOp[] {
+  return [
+    ...tableRoutes(r, o).map((route): RouteOp => ({ op: 'add', kind: 'route', route })),
+    { op: 'add', kind: 'rule', rule: ruleOf(r) },
+  ];
+}
+
 /**
- * The ops that move `applied` to what `changes` need. Order keeps every step valid: new
- * tables first, then old rules out, new rules in, and tables no rule uses any more last.
+ * The ops that move `applied` to what `changes` need. Only a zone's first workspace and
+ * its last one change routing; moving between zones in use changes only nftables maps.
+ * Order keeps every step valid: new zones (routes, then rule) first, then zones no
+ * workspace uses any more (rule, then routes).
  */
 export function planRouting(
   applied: ReadonlyMap<string, WorkspaceRoute>,
@@ -86,28 +104,15 @@ export function planRouting(
   }
 
   const plan: RoutingPlan = { ops: [], owners: [], next };
-  const push = (op: RouteOp, owner: string | null) => (plan.ops.push(op), plan.owners.push(owner));
-  const before = tablesOf(applied);
-  const after = tablesOf(next);
-
+  const before = zonesOf(applied);
+  const after = zonesOf(next);
   for (const [table, [id, r]] of after) {
     if (before.has(table)) continue;
-    for (const route of tableRoutes(r, o)) push({ op: 'add', kind: 'route', route }, id);
-  }
-  const moved = [...new Set([...applied.keys(), ...next.keys()])].filter(
-    (id) => ruleKey(applied.get(id)) !== ruleKey(next.get(id)),
-  );
-  for (const id of moved) {
-    const old = applied.get(id);
-    if (old) push({ op: 'delete', kind: 'rule', rule: ruleOf(old) }, id);
-  }
-  for (const id of moved) {
-    const now = next.get(id);
-    if (now) push({ op: 'add', kind: 'rule', rule: ruleOf(now) }, id);
+    for (const op of zoneOps(r, o)) (plan.ops.push(op), plan.owners.push(id));
   }
   for (const [table, [id, r]] of before) {
     if (after.has(table)) continue;
-    for (const route of tableRoutes(r, o)) push({ op: 'delete', kind: 'route', route }, id);
+    for (const op of inverse(zoneOps(r, o))) (plan.ops.push(op), plan.owners.push(id));
   }
   return plan;
 }
@@ -120,15 +125,11 @@ export function inverse(ops: RouteOp[], count = ops.length): RouteOp[] {
     .map((op) => ({ ...op, op: op.op === 'add' ? 'delete' : 'add' }) as RouteOp);
 }
 
-/** Each table in use, with one workspace (and its rule) that uses it. */
-function tablesOf(
+/** Each zone table in use, with one workspace (and its route) that uses it. */
+export function zonesOf(
   routes: ReadonlyMap<string, WorkspaceRoute>,
 ): Map<number, [string, WorkspaceRoute]> {
   const tables = new Map<number, [string, WorkspaceRoute]>();
   for (const [id, r] of routes) if (!tables.has(r.table)) tables.set(r.table, [id, r]);
   return tables;
-}
-
-function ruleKey(r: WorkspaceRoute | undefined): string {
-  return r ? `${r.src}>${r.table}` : '';
 }

@@ -7,11 +7,18 @@
 /** How an object is changed: `add` refuses to adopt an existing one (NLM_F_EXCL). */
 export type RouteVerb = 'add' | 'delete';
 
-/** `from src/srcLen lookup table` at `priority` (FR_ACT_TO_TBL), marked with `protocol`. */
+/**
+ * `from src/srcLen [fwmark fwmark/fwmask] lookup table` at `priority` (FR_ACT_TO_TBL),
+ * marked with `protocol`. `0.0.0.0/0` is from all.
+ */
 export interface FibRule {
   priority: number;
   src: string;
   srcLen: number;
+  /** FRA_FWMARK: the packet mark the rule matches, in host byte order */
+  fwmark?: number;
+  /** FRA_FWMASK: the bits of the mark compared; all of them when left out */
+  fwmask?: number;
   table: number;
   /** FRA_PROTOCOL: who made the rule (RTPROT_*); the daemon marks its own */
   protocol: number;

@@ -112,7 +112,10 @@ t.test('a pool address: that workspace leaves with it via the zone host', async 
 
   t.match(await lab.nft(['list', 'map', 'inet', 'workspace_netd', 'outbound_ip']),
     /10\.0\.1\.2 : 198\.18\.0\.51/);
-  t.match((await ip(lab.host, ['rule', 'show'])).stdout, /from 10\.0\.1\.2 lookup 30501/);
+  t.match((await ip(lab.host, ['rule', 'show'])).stdout,
+    /30500:\s+from all fwmark 0x7725 lookup 30501 proto 201/, 'one rule for the zone');
+  t.match(await lab.nft(['list', 'map', 'inet', 'workspace_netd', 'outbound_mark']),
+    /10\.0\.1\.2 : 0x00007725/);
   const chain = await lab.nft(['list', 'chain', 'inet', 'workspace_netd', 'postrouting']);
   t.match(chain, /ip daddr != 10\.0\.0\.0\/8 snat ip to ip saddr map @outbound_ip\n\t+oifname/,
     'nft reads the snat rule back as the golden file shows it, before the masquerade');
@@ -158,6 +161,48 @@ t.test('several workspaces share one pool address', async (t) => {
   t.equal((await probe('ws_a')).peerSaw, US.ip, 'the other keeps the shared address');
 });
 
+t.test('a zone rule or table removed by hand is put back within seconds', async (t) => {
+  await apply('ws_a', DE.ip);
+  const rules = async () => (await ip(lab.host, ['rule', 'show'])).stdout;
+  const zoneRoutes = async () =>
+    (await ip(lab.host, ['route', 'show', 'table', '30501'])).stdout;
+  const wantRoutes = await zoneRoutes();
+  t.match(wantRoutes, /default via 198\.18\.5\.1/);
+
+  const repaired = async (what: string) => {
+    const started = performance.now();
+    while (!/fwmark 0x7725/.test(await rules()) || (await zoneRoutes()) !== wantRoutes) {
+      if (performance.now() - started > 8000) throw new Error(`${what}: not repaired in 8 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ms = Math.round(performance.now() - started);
+    t.comment(`${what}: repaired after ${ms} ms`);
+    t.ok(ms < 5000, `${what}: back within seconds`);
+  };
+
+  await ip(lab.host, ['rule', 'del', 'priority', '30500']);
+  t.notMatch(await rules(), /fwmark/);
+  const stray = await probe('ws_a');
+  // The audit may have run during the probe; only a probe sent without the rule counts.
+  if (!/fwmark/.test(await rules())) {
+    t.ok(stray.wan0 > 0 && stray.zr0 === 0, 'without the rule the zone link is not used');
+  }
+  await repaired('ip rule del');
+  const a = await probe('ws_a');
+  t.equal(a.peerSaw, DE.ip);
+  t.ok(a.zr0 > 0 && a.wan0 === 0, 'leaves through the zone host again');
+
+  await ip(lab.host, ['route', 'flush', 'table', '30501']);
+  await repaired('ip route flush table 30501');
+  const b = await probe('ws_a');
+  t.ok(b.peerSaw === DE.ip && b.zr0 > 0 && b.wan0 === 0, 'and again after a flushed table');
+
+  const logged = lab.daemon!.logRecords().filter((r) => r.msg === 'routes repaired');
+  t.equal(logged.length, 2, 'each repair is logged with what it found');
+  t.match(logged[0].differences, ['missing rule fwmark 30501 lookup 30501 priority 30500']);
+  await apply('ws_a', US.ip);
+});
+
 t.test('every refusal answers its code and changes nothing in the kernel', async (t) => {
   const before = await kernelState();
   const cases: [string, string, unknown, string, number][] = [
@@ -197,7 +242,7 @@ t.test('releasing ends what left with the zone address; the uplink takes over', 
 
 t.test('deleting a workspace takes its rule, and its zone table if it was the last', async (t) => {
   await apply('ws_b', DE.ip);
-  t.match((await ip(lab.host, ['rule', 'show'])).stdout, /from 10\.0\.2\.2 lookup 30501/);
+  t.match((await ip(lab.host, ['rule', 'show'])).stdout, /fwmark 0x7725 lookup 30501/);
   t.equal((await api('DELETE', '/workspace/ws_b')).status, 200);
   t.notMatch((await ip(lab.host, ['rule', 'show'])).stdout, /lookup 305/);
   t.equal((await ip(lab.host, ['route', 'show', 'table', 'all', 'proto', '201'])).stdout, '');

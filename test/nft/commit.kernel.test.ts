@@ -119,6 +119,12 @@ const chains: { name: string; base?: BaseChain; rules: Expr[][] }[] = [
         { type: 'immediate', dreg: 0, verdict: { kind: 'continue' } },
       ],
       [
+        // `meta mark set ip saddr map @mark_of`: a meta with a source register
+        { type: 'payload', base: 'network', offset: 12, len: 4, dreg: 1 },
+        { type: 'lookup', sreg: 1, set: 'mark_of', dreg: 1 },
+        { type: 'meta', key: 'mark', sreg: 1 },
+      ],
+      [
         { type: 'meta', key: 'mark', dreg: 1 },
         { type: 'cmp', sreg: 1, op: 'lt', data: le32(3) },
         { type: 'meta', key: 'iif', dreg: 2 },

@@ -1,6 +1,7 @@
 /**
- * Golden text of what dedicated outbound IPs add to the table: the outbound_ip map's
- * elements and the postrouting chain, in the notation `nft list` prints. Only those two
+ * Golden text of what dedicated outbound IPs add to the table: the outbound_ip and
+ * outbound_mark maps' elements, the zone_mark chain that marks packets for the zone's
+ * routing rule, and the postrouting chain, in the notation `nft list` prints. Only those
  * blocks are kept, so the rest of the table's changes do not touch this file.
  * UPDATE_GOLDEN=1 rewrites it.
  */
@@ -18,13 +19,14 @@ const layout = {
 };
 const opts = { workspaceNet: layout.workspaceNet, runtimeApiPort: 9990, zones: ZONES };
 
-/** The `map outbound_ip` and `chain postrouting` blocks of a rendered table. */
+/** The outbound maps and the `zone_mark` and `postrouting` chains of a rendered table. */
 function blocks(text: string): string {
   const pick = (head: string) => {
     const start = text.indexOf(`\t${head} {`);
     return text.slice(start, text.indexOf('\n\t}\n', start) + 3);
   };
-  return `${pick('map outbound_ip')}\n${pick('chain postrouting')}`;
+  return ['map outbound_ip', 'map outbound_mark', 'chain zone_mark', 'chain postrouting']
+    .map(pick).join('\n');
 }
 
 t.test('managed workspaces with a routable address fill the map; nobody else', async (t) => {

@@ -65,6 +65,20 @@ t.test('rules and routes are added, dumped as sent, and deleted', async (t) => {
   t.equal(exec(['ip', 'route', 'show', 'table', '70001']), '');
 });
 
+t.test('a fwmark rule from all is sent, dumped with its mask, and deleted', async (t) => {
+  const { sock, exec } = fixture(t);
+  const marked: FibRule = { priority: 20001, src: '0.0.0.0', srcLen: 0, fwmark: 70001,
+    fwmask: 0xffffffff, table: 70001, protocol: PROTO };
+  t.same(await sock.apply([add(marked)]), { ok: true });
+  const shown = exec(['ip', 'rule', 'show']);
+  t.match(shown, /20001:\s+from all fwmark 0x11171 lookup 70001 proto 201/);
+
+  const dumped = await sock.dump();
+  t.same(dumped.rules.filter((r) => r.protocol === PROTO), [{ ...marked, action: 1 }]);
+  t.same(await sock.apply([del(marked)]), { ok: true });
+  t.notMatch(exec(['ip', 'rule', 'show']), /fwmark/);
+});
+
 t.test('a refused op is reported by index; the ops before it stay applied', async (t) => {
   const { sock, exec } = fixture(t);
   t.same(await sock.apply([add(rule)]), { ok: true });
@@ -99,6 +113,7 @@ t.test('malformed ops are TypeErrors naming the field; nothing is sent', async (
     [[add({ ...rule, table: 0 })], /ops\[0\]\.table: table 0/],
     [[add({ ...thrown, gateway: '192.0.2.1' })], /ops\[0\]\.gateway: a throw route/],
     [[add({ ...rule, protocol: 256 })], /ops\[0\]\.protocol/],
+    [[add({ ...rule, fwmark: -1 })], /ops\[0\]\.fwmark/],
     ['not a list', /^ops: expected an array/],
   ];
   for (const [ops, message] of bad) {

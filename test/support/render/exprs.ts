@@ -83,7 +83,9 @@ class RuleState {
 
   step(e: Expr): void {
     switch (e.type) {
-      case 'meta': return this.load(e.dreg, this.meta(e.key));
+      case 'meta':
+        if ('sreg' in e) return this.emit(`meta ${e.key} set ${this.fieldName(this.read(e.sreg))}`);
+        return this.load(e.dreg, this.meta(e.key));
       case 'ct': return this.load(e.dreg, this.ct(e.key));
       case 'payload': return this.load(e.dreg, this.payload(e.base, e.offset, e.len));
       case 'bitwise': return this.load(e.dreg, { ...this.read(e.sreg), mask: e.mask });
