@@ -137,7 +137,9 @@ export class StateStore {
    */
   private scrub(): void {
     const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
-    if (result?.busy) throw new Error('state: the WAL checkpoint was blocked; secret not scrubbed');
+    if (result?.busy) {
+      throw new Error('state: the WAL checkpoint was blocked; the secret was not scrubbed');
+    }
   }
 }
 

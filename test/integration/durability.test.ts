@@ -195,7 +195,9 @@ t.test('kill -9 in a stream of changes loses no acknowledged change', async (t) 
       const body = { ip: `10.250.${i >> 8}.${(i & 255) + 1}`, gateway: '10.250.255.254',
         interface: null };
       const res = await api('PUT', `/workspace/${id}`, body).catch(() => null);
-      if (res && res.status !== 201) t.fail(`PUT ${id}: ${res.status} ${JSON.stringify(res.body)}`);
+      if (res && res.status !== 201) {
+        t.fail(`PUT ${id}: ${res.status} ${JSON.stringify(res.body)}`);
+      }
       if (res?.status !== 201) return;
       created.push(id);
     }
@@ -244,7 +246,8 @@ t.test('a daemon does not start over a table another process owns', async (t) =>
   const thief = NftSocket.open({ netns: `/run/netns/${lab.host}` });
   // The kernel refuses to clear persist on the way (EOPNOTSUPP): a take-over keeps it.
   const taken = await thief.commit([
-    { op: 'add', kind: 'table', family: 'inet', name: TABLE, flags: { owner: true, persist: true } },
+    { op: 'add', kind: 'table', family: 'inet', name: TABLE,
+      flags: { owner: true, persist: true } },
   ]);
   t.same(taken, { ok: true }, 'an orphaned table can be taken over');
 
@@ -304,12 +307,14 @@ t.test('/healthz is 503 while another process holds the table, 200 once back', a
   t.same(taken, { ok: true });
 
   await within(1000, '503', async () => (await api('GET', '/healthz')).status === 503);
-  const refused = async () => lab.daemon!.logRecords().some((r) => r.msg === 'table repair failed');
+  const refused = async () =>
+    lab.daemon!.logRecords().some((r) => r.msg === 'table repair failed');
   await within(2000, 'a refused repair', refused);
   t.match((await api('GET', '/healthz')).body, { error: 'not_ready' }, 'still 503');
 
   thief.close();
-  const ms = await within(10_000, '200', async () => (await api('GET', '/healthz')).status === 200);
+  const healthy = async () => (await api('GET', '/healthz')).status === 200;
+  const ms = await within(10_000, '200', healthy);
   t.pass(`200 again ${ms} ms after the other process let go`);
   t.equal(await listing(), want);
 });

@@ -41,7 +41,9 @@ t.test('a change is stored after the kernel took it, and a restart loads it', as
   t.equal(enforcer.calls.length, 2);
   const loaded = store.load();
   t.same(loaded.get('ws_a'), registry.get('ws_a'));
-  const again = new WorkspaceRegistry({ enforcer, customProxyPlans: [], initial: loaded.values() });
+  const again = new WorkspaceRegistry({
+    enforcer, customProxyPlans: [], initial: loaded.values(),
+  });
   t.same(again.getNetwork('ws_a'), registry.getNetwork('ws_a'));
 });
 

@@ -5,7 +5,9 @@
  */
 import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../lab/daemon';
@@ -16,7 +18,9 @@ const text = readFileSync(UNIT, 'utf8');
 
 /** Every value of `key` in the unit, in order. */
 function values(key: string): string[] {
-  return text.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+  // A line ending in a backslash goes on on the next one (systemd.syntax(7)).
+  const lines = text.replace(/\s*\\\n\s*/g, ' ').split('\n');
+  return lines.filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
 }
 
 /**
@@ -29,7 +33,8 @@ function unitCopy(t: Test): string {
   const file = join(dir, 'workspace-netd.service');
   copyFileSync(UNIT, file);
   if (!existsSync('/usr/bin/node')) {
-    writeFileSync(file, text.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `));
+    const here = text.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `);
+    writeFileSync(file, here);
   }
   return file;
 }
