@@ -3,12 +3,14 @@
  * it, compared with what the kernel reads back. Used at start (to prove the rebuild), by
  * the drift monitor after a foreign change, and periodically as a backstop.
  */
-import { canonicalExpr } from '../nft/addon';
+import { canonicalReg } from '../nft/addon';
 import type { BaseChain, Element, Expr, Op, SetSpec, TableState } from '../nft/types';
 
 /** How many differences a report names before it only counts the rest. */
 const REPORT_LIMIT = 20;
 const NFT_DATA_VERDICT = 0xffffff00;
+/** Expression fields that name a register (see canonicalReg). */
+const REGISTERS = new Set(['sreg', 'dreg', 'addrReg', 'protoReg']);
 
 /** The table that `ops` build when applied in order to an empty namespace. */
 export function expectedTable(ops: readonly Op[]): TableState {
@@ -111,11 +113,19 @@ export function summarize(differences: string[]): string[] {
   return [...differences.slice(0, REPORT_LIMIT), `and ${more} more`];
 }
 
+/** Elements the kernel lacks, and holds beyond the expected, by a sorted walk of both. */
 function elementDifferences(set: string, want: Element[], have: Element[]): string[] {
-  const wanted = new Set(want.map(elementKey));
-  const held = new Set(have.map(elementKey));
-  const missing = [...wanted].filter((e) => !held.has(e)).length;
-  const extra = [...held].filter((e) => !wanted.has(e)).length;
+  // Sorting by bytes allocates nothing per element: a set may hold 100,000s of them.
+  const a = [...want].sort(compareElements);
+  const b = [...have].sort(compareElements);
+  let [missing, extra, i, j] = [0, 0, 0, 0];
+  while (i < a.length || j < b.length) {
+    const order = i >= a.length ? 1 : j >= b.length ? -1 : compareElements(a[i], b[j]);
+    if (order === 0) (i++, j++);
+    else if (order < 0) (missing++, i++);
+    else (extra++, j++);
+  }
+
   const out: string[] = [];
   if (missing > 0) out.push(`set ${set}: ${missing} element(s) missing`);
   if (extra > 0) out.push(`set ${set}: ${extra} element(s) not the daemon's`);
@@ -128,7 +138,24 @@ function sameRules(want: { exprs: Expr[] }[], have: { exprs: Expr[] }[]): boolea
 }
 
 function ruleKey(exprs: Expr[]): string {
-  return canon(exprs.map(canonicalExpr));
+  let out = '';
+  for (const expr of exprs) out += `${exprKey(expr)};`;
+  return out;
+}
+
+/** One expression as canon() would write it after canonicalExpr(), without the copies. */
+function exprKey(expr: Expr): string {
+  const record = expr as unknown as Record<string, unknown>;
+  let out = '';
+  for (const key of Object.keys(record).sort()) {
+    const value = record[key];
+    if (value === undefined || value === false) continue;
+    if (typeof value === 'number') {
+      out += `${key}:${REGISTERS.has(key) ? canonicalReg(value) : value},`;
+    } else if (typeof value === 'string') out += `${key}:${value},`;
+    else out += `${key}:${canon(value)},`;
+  }
+  return out;
 }
 
 function baseKey(base: BaseChain | undefined): string {
@@ -141,14 +168,30 @@ function specKey(spec: SetSpec): string {
   return canon(spec.dataType === NFT_DATA_VERDICT ? rest : { ...rest, dataLen });
 }
 
-/** An element as text: its fields in a fixed order (the hot path: 100,000s of them). */
-function elementKey(e: Element): string {
-  const extra = e as Element & { intervalEnd?: boolean; unknown?: boolean };
-  const v = e.verdict;
-  const target = v && (v.kind === 'jump' || v.kind === 'goto') ? `:${v.chain}` : '';
-  const verdict = v ? `${v.kind}${target}` : '';
-  return `${hex(e.key)}-${e.keyEnd ? hex(e.keyEnd) : ''}/${verdict}/${e.data ? hex(e.data) : ''}` +
-    `${extra.intervalEnd ? '/end' : ''}${extra.unknown ? '/unknown' : ''}`;
+/** A total order of elements by every field the kernel reports. */
+function compareElements(x: Element, y: Element): number {
+  const flags = (e: Element) => {
+    const read = e as Element & { intervalEnd?: boolean; unknown?: boolean };
+    return (read.intervalEnd ? 1 : 0) + (read.unknown ? 2 : 0);
+  };
+  return compareBytes(x.key, y.key) || compareBytes(x.keyEnd, y.keyEnd) ||
+    compareBytes(x.data, y.data) || compareVerdicts(x.verdict, y.verdict) ||
+    flags(x) - flags(y);
+}
+
+function compareBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): number {
+  if (a === b) return 0;
+  if (!a || !b) return a ? 1 : -1;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+function compareVerdicts(a: Element['verdict'], b: Element['verdict']): number {
+  if (a === b) return 0;
+  if (!a || !b) return a ? 1 : -1;
+  const chain = (v: NonNullable<Element['verdict']>) => ('chain' in v ? v.chain : '');
+  return a.kind.localeCompare(b.kind) || chain(a).localeCompare(chain(b));
 }
 
 /**
