@@ -134,8 +134,13 @@ t.test('other calls check their arguments too', async (t) => {
     { name: 'TypeError', message: /^tuples\[0\]\.src/ },
   );
   await t.rejects(
-    sock.ctDelete([{ proto: 1, src: '10.0.0.3', dst: '10.0.0.1', sport: 0, dport: 0 }]),
+    sock.ctDelete([{ proto: 47, src: '10.0.0.3', dst: '10.0.0.1', sport: 0, dport: 0 }]),
     { name: 'TypeError', message: /^tuples\[0\]\.proto: only TCP/ },
+  );
+  await t.rejects(
+    sock.ctDelete([{ proto: 1, src: '10.0.0.3', dst: '10.0.0.1', sport: 0, dport: 0 }]),
+    { name: 'TypeError', message: /^tuples\[0\]\.icmp/ },
+    'an ICMP entry is named by its id, type and code',
   );
   await t.rejects(
     sock.ctDelete([{ proto: 6, src: '10.0.0.3', dst: '10.0.0.1', sport: 70000, dport: 1 }]),
