@@ -3,16 +3,19 @@
  * Runs each benchmark in network namespaces it creates and deletes, then writes
  * bench/results.md, bench/results.json and the charts. Options:
  *   --runs N          runs per figure (default 5)
- *   --only a,b        cold, change, packets, relay, api (default: all)
+ *   --only a,b        cold, change (with the API), packets, relay (default: all)
  *   --quick           small sizes and 2 runs: a check that everything works, not figures
  *   --profile FILE    run the daemon of benchmarks 2 and 5 under the CPU profiler
  *   --out DIR         where to write (default: the bench folder of the repository)
+ *   --report          only rewrite results.md and the charts from DIR/results.json
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../test/lab/daemon';
+import { anatomy } from './anatomy';
 import { apiRates, type ApiRow } from './api';
 import { FleetDaemon, measureChanges, NftPeer } from './change';
 import { coldBuild } from './cold-build';
@@ -23,7 +26,7 @@ import { writeReport } from './report';
 import type { Results } from './results';
 import { median, percentile } from './stats';
 
-const ALL = ['cold', 'change', 'packets', 'relay', 'api'];
+const ALL = ['cold', 'change', 'packets', 'relay'];
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -37,9 +40,14 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       profile: { type: 'string' },
       out: { type: 'string', default: join(repoRoot(), 'bench') },
+      report: { type: 'boolean', default: false },
     },
     strict: true,
   });
+  if (values.report) {
+    writeReport(values.out, previous(values.out) as Results);
+    return;
+  }
   const quick = values.quick;
   const runs = quick ? 2 : Math.max(1, Math.min(20, Number(values.runs)));
   const only = new Set(values.only.split(','));
@@ -47,33 +55,53 @@ async function main(): Promise<void> {
   const fleetSizes = quick ? [1, 100, 300] : [1, 1000, 5000];
   const started = process.hrtime.bigint();
 
+  const before = values.only === ALL.join(',') ? {} : previous(values.out);
   const results: Results = {
+    relay: { skipped: 'not run (--only)' },
+    ...before,
     machine: describeMachine(),
     runs,
     loadBefore: loadavg(),
     loadAfter: [],
-    seconds: 0,
-    relay: { skipped: 'not run (--only)' },
+    // A run with --only adds its time to the time of the sections it keeps.
+    seconds: before.seconds ?? 0,
+    failed: [],
   };
+  const earlier = results.seconds;
   log(`machine: ${JSON.stringify(results.machine)}`);
 
-  if (only.has('cold')) results.cold = await coldBuild(sizes, runs, log);
-  if (only.has('change') || only.has('api')) {
+  // Each benchmark's results are written as soon as it ends; one that fails is reported
+  // as failed and the others still run.
+  const step = async (name: string, fn: () => Promise<void>) => {
+    if (!only.has(name)) return;
+    try {
+      await fn();
+    } catch (err) {
+      log(`${name}: failed: ${(err as Error).stack ?? String(err)}`);
+      results.failed.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+    }
+    results.loadAfter = loadavg();
+    results.seconds = earlier + Number(process.hrtime.bigint() - started) / 1e9;
+    writeReport(values.out, results);
+  };
+  const largest = fleetSizes[fleetSizes.length - 1];
+
+  await step('cold', async () => {
+    results.cold = await coldBuild(sizes, runs, log);
+  });
+  await step('change', async () => {
     Object.assign(results, await changeAndApi(fleetSizes, runs, quick, values.profile));
-  }
-  if (only.has('packets')) {
-    results.packets = await packets(fleetSizes[fleetSizes.length - 1], runs, 2, log);
-  }
-  if (only.has('relay')) {
+  });
+  await step('packets', async () => {
+    results.packets = await packets(largest, runs, 2, log);
+  });
+  await step('relay', async () => {
     results.relay = hasHaproxy()
       ? { rows: await relayBench(runs, quick ? 1 : 2, log) }
       : { skipped: 'haproxy is not installed (bench/run installs it)' };
-  }
-
-  results.loadAfter = loadavg();
-  results.seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  writeReport(values.out, results);
+  });
   log(`wrote ${join(values.out, 'results.md')} in ${Math.round(results.seconds)} s`);
+  if (results.failed.length > 0) process.exitCode = 1;
 }
 
 /**
@@ -108,8 +136,9 @@ async function changeAndApi(sizes: number[], runs: number, quick: boolean, profi
     }
   }
   const disk = await onDisk(runs, quick ? 20 : 60);
+  const parts = await anatomy(sizes, quick ? 5 : 20, log);
   return {
-    change: { rows, bands, disk },
+    change: { rows, bands, disk, anatomy: parts },
     api: { rows: apiRows, rssEmptyKiB: rss.get(sizes[0])!, rssFleetKiB: rss.get(total)!,
       workspaces: total },
   };
@@ -130,6 +159,18 @@ async function onDisk(runs: number, count: number) {
     return { p50: median(p50), p99: median(p99), where: `/var/tmp, ${filesystem('/var/tmp')}` };
   } finally {
     await d.stop();
+  }
+}
+
+/**
+ * The results a run with --only leaves as they were: those of the last run in `dir`, whose
+ * machine note and load averages give way to this run's.
+ */
+function previous(dir: string): Partial<Results> {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Partial<Results>;
+  } catch {
+    return {};
   }
 }
 

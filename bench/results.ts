@@ -1,4 +1,5 @@
 /** The shape of one benchmark run's results (bench/results.json), shared by its writers. */
+import type { AnatomyRow } from './anatomy';
 import type { ApiRow } from './api';
 import type { ChangeRow, RegisterBand } from './change';
 import type { ColdRow } from './cold-build';
@@ -24,8 +25,11 @@ export interface Results {
     bands: RegisterBand[];
     /** one workspace, state_dir on the machine's disk: SQLite's fsync included */
     disk: { p50: number; p99: number; where: string };
+    anatomy: AnatomyRow[];
   };
   api?: { rows: ApiRow[]; rssEmptyKiB: number; rssFleetKiB: number; workspaces: number };
   packets?: PacketRow[];
   relay: Skipped | { rows: RelayRow[] };
+  /** benchmarks that failed, with the first line of their error */
+  failed: string[];
 }

@@ -9,6 +9,8 @@ export interface Series {
   name: string;
   points: [number, number][];
   dashed?: boolean;
+  /** index into the palette; by default the series' own index */
+  color?: number;
 }
 
 /** What a chart shows. */
@@ -20,8 +22,9 @@ export interface Chart {
 }
 
 const W = 640;
-const H = 400;
-const PAD = { left: 70, right: 20, top: 40, bottom: 90 };
+const PLOT_H = 270;
+const PAD = { left: 70, right: 20, top: 40 };
+const LEGEND_LINE = 18;
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
 /** A step of 1, 2 or 5 times a power of ten that splits [0, max] into about 5 ticks. */
@@ -39,7 +42,8 @@ export function lineChart(c: Chart): string {
   const yStep = niceStep(Math.max(...all.map((p) => p[1])));
   const xMax = Math.ceil(Math.max(...all.map((p) => p[0])) / xStep) * xStep;
   const yMax = Math.ceil(Math.max(...all.map((p) => p[1])) / yStep) * yStep;
-  const [pw, ph] = [W - PAD.left - PAD.right, H - PAD.top - PAD.bottom];
+  const [pw, ph] = [W - PAD.left - PAD.right, PLOT_H];
+  const H = PAD.top + ph + 56 + c.series.length * LEGEND_LINE;
   const sx = (x: number) => PAD.left + (x / xMax) * pw;
   const sy = (y: number) => PAD.top + ph - (y / yMax) * ph;
   const out: string[] = [];
@@ -64,7 +68,7 @@ export function lineChart(c: Chart): string {
     `text-anchor="middle">${esc(c.yLabel)}</text>`);
 
   c.series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length];
+    const color = COLORS[(s.color ?? i) % COLORS.length];
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
     const pts = s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
     out.push(`<polyline points="${pts}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
@@ -72,8 +76,8 @@ export function lineChart(c: Chart): string {
       out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3.5" ` +
         `fill="${color}"/>`);
     }
-    const lx = PAD.left + (i % 2) * (pw / 2);
-    const ly = PAD.top + ph + 56 + Math.floor(i / 2) * 18;
+    const lx = PAD.left;
+    const ly = PAD.top + ph + 56 + i * LEGEND_LINE;
     out.push(`<line x1="${lx}" x2="${lx + 24}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" ` +
       `stroke-width="2"${dash}/>`);
     out.push(`<text x="${lx + 30}" y="${ly}">${esc(s.name)}</text>`);
