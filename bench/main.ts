@@ -74,12 +74,14 @@ async function main(): Promise<void> {
   // as failed and the others still run.
   const step = async (name: string, fn: () => Promise<void>) => {
     if (!only.has(name)) return;
+    const load = { date: describeMachine().date, before: loadavg()[0], after: 0 };
     try {
       await fn();
     } catch (err) {
       log(`${name}: failed: ${(err as Error).stack ?? String(err)}`);
       results.failed.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
     }
+    results.loads = { ...results.loads, [name]: { ...load, after: loadavg()[0] } };
     results.loadAfter = loadavg();
     results.seconds = earlier + Number(process.hrtime.bigint() - started) / 1e9;
     writeReport(values.out, results);

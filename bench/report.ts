@@ -56,10 +56,9 @@ function markdown(r: Results): string {
     '',
     `Written by \`bench/run\` on ${m.date} in ${Math.round(r.seconds)} s. Machine: ` +
       `${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB, kernel ${m.kernel}, Node ${m.node}, ` +
-      `${m.nft}. Load average (1, 5, 15 min) ${r.loadBefore.map((x) => fmt(x)).join(', ')} ` +
-      `before, ${r.loadAfter.map((x) => fmt(x)).join(', ')} after: the machine is shared, ` +
-      'so absolute figures move from run to run; the ratios compare sides measured ' +
-      'alternately in the same run.',
+      `${m.nft}. The machine is shared (the load average under each heading says how busy ` +
+      'it was), so absolute figures move from run to run; the ratios compare sides ' +
+      'measured alternately in the same run.',
     '',
     `Every figure is the median of ${r.runs} runs. Every benchmark runs in network ` +
       'namespaces it creates and deletes.',
@@ -74,6 +73,14 @@ function markdown(r: Results): string {
   return out.join('\n') + '\n';
 }
 
+/** When a benchmark ran and how loaded the machine was, as a line under its heading. */
+function when(r: Results, name: string): string[] {
+  const l = r.loads?.[name];
+  if (!l) return [];
+  return [`_Measured ${l.date}; load average (1 min) ${fmt(l.before)} before, ` +
+    `${fmt(l.after)} after._`, ''];
+}
+
 function cold(r: Results): string[] {
   const rows = r.cold!.rows;
   const at = (n: number) => rows.find((x) => x.workspaces === n);
@@ -83,6 +90,7 @@ function cold(r: Results): string[] {
   return [
     '## 1. Cold build of the table',
     '',
+    ...when(r, 'cold'),
     'The whole table in a fresh namespace: the daemon\'s path (compile every workspace, ' +
       'diff against nothing, one NftSocket transaction) against `nft -f` loading the same ' +
       'ruleset as text. Each workspace has 10 private links, 20 egress CIDRs, 5 egress ' +
@@ -115,6 +123,7 @@ function change(r: Results): string[] {
   return [
     '## 2. One change, API call to committed transaction',
     '',
+    ...when(r, 'change'),
     'A PATCH of one workspace\'s `egress_ports` (adding, then removing, one port: two ' +
       'elements), timed by a client on the socket until the answer, which the daemon ' +
       'sends after the kernel committed and the state is stored. The state directory is ' +
@@ -170,6 +179,7 @@ function packets(r: Results): string[] {
   return [
     '## 3. Cost per packet',
     '',
+    ...when(r, 'packets'),
     'From a workspace through the host to a server: 64-byte UDP datagrams per second ' +
       '(iperf3, counted at the receiver) and TCP connections per second (connect, one byte ' +
       'each way, close: `bench/tools/crr.c`), client and server on CPUs of their own. ' +
@@ -190,6 +200,7 @@ function relay(r: Results): string[] {
   const head = [
     '## 4. The custom-proxy relay',
     '',
+    ...when(r, 'relay'),
     'From a workspace to a server through the same tinyproxy: by the relay (the workspace ' +
       'in custom mode: DNAT to the daemon\'s relay, which opens the CONNECT), by a client ' +
       'speaking CONNECT itself (direct), and through haproxy in TCP mode in front of the ' +
@@ -226,6 +237,7 @@ function api(r: Results): string[] {
   return [
     '## 5. The API',
     '',
+    ...when(r, 'change'),
     `Requests per second over the socket with ${fmt(a.workspaces)} workspaces registered, ` +
       '8 concurrent connections; each PATCH loop changes a workspace of its own.',
     '',

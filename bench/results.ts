@@ -32,4 +32,6 @@ export interface Results {
   relay: Skipped | { rows: RelayRow[] };
   /** benchmarks that failed, with the first line of their error */
   failed: string[];
+  /** when each benchmark ran and the 1-minute load average before and after it */
+  loads?: Record<string, { date: string; before: number; after: number }>;
 }
