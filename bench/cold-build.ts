@@ -203,8 +203,9 @@ function comparable(listing: { nftables: Record<string, Record<string, unknown>>
     if (Array.isArray(rest.elem)) {
       rest.elem = rest.elem.map((e) => JSON.stringify(e)).sort().map((e) => JSON.parse(e));
     }
+    const iifname = '{"meta":{"key":"iifname"}},"right":';
     return JSON.stringify({ [kind]: rest })
-      .replaceAll('{"meta":{"key":"iifname"}},"right":" "}', '{"meta":{"key":"iifname"}},"right":""}')
+      .replaceAll(`${iifname}" "}`, `${iifname}""}`)
       .replace(/"(redirect|masquerade|dnat|snat)_"/g, '"$1"');
   });
 }

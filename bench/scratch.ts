@@ -31,7 +31,10 @@ export async function scratch(role: string): Promise<Scratch> {
   };
 }
 
-/** `nsenter --net=PATH` + argv (a Scratch, a namespace's name or its path): enters only the network namespace, with no mount work. */
+/**
+ * `nsenter --net=PATH` + argv, for a Scratch, a namespace's name or its path: it enters
+ * only the network namespace, with none of `ip netns exec`'s mount work.
+ */
 export function inNetns(s: Scratch | string, argv: string[]): string[] {
   const path = typeof s !== 'string' ? s.path : s.startsWith('/') ? s : `/run/netns/${s}`;
   return ['nsenter', `--net=${path}`, ...argv];
