@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     table: config.table,
     uplink: config.uplink,
     tapPrefix: config.tap_prefix,
-    workspaceNet: { net: formatIpv4(net.cidr.base), len: net.cidr.prefix },
+    workspaceNet,
     runtimeApiPort: config.runtime_api_port,
     tableFlags: config.table_owner ? { owner: true, persist: true } : undefined,
     relayPort: config.relay_port,

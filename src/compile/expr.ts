@@ -25,7 +25,8 @@ export type Loader = { len: number; load: (dreg: Reg) => Expr };
 
 /** meta KEY, loaded as `len` bytes. */
 export function meta(key: MetaKey): Loader {
-  const len = key === 'iifname' || key === 'oifname' ? 16 : key === 'nfproto' ? 1 : 1;
+  // Interface names are IFNAMSIZ bytes; nfproto and l4proto are one byte.
+  const len = key === 'iifname' || key === 'oifname' ? 16 : 1;
   return { len, load: (dreg) => ({ type: 'meta', key, dreg }) };
 }
 

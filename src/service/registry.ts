@@ -100,6 +100,11 @@ export class WorkspaceRegistry {
     return this.queue.run(id, () => this.gate.withShared(() => this.outboundNow(id, ip)));
   }
 
+  /** How many workspaces the registry holds (for /healthz, which is polled often). */
+  get size(): number {
+    return this.workspaces.size;
+  }
+
   /** Every known workspace, by id. */
   list(): WorkspaceSummary[] {
     return [...this.workspaces.values()]

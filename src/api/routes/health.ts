@@ -27,6 +27,6 @@ export function registerHealthRoutes(
         'the kernel state does not match the desired state yet; see the daemon log',
       );
     }
-    return { success: true, status: 'ready', workspaces: registry.list().length };
+    return { success: true, status: 'ready', workspaces: registry.size };
   });
 }
