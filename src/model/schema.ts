@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ApiError } from '../api/errors';
 import { parseIpv4 } from '../net/ipv4';
-import type { Plan, ProxyRequest } from './types';
+import type { Plan, ProxyRequest, Workspace } from './types';
 import { classifyEgress } from './egress';
 import { credentialsProblem, customProxySchema } from './proxy';
 import { coded, fail, isIntegerIn, jsonBoolean, jsonObject, list, pass, show } from './checks';
@@ -29,16 +29,8 @@ const INTERFACE_FORBIDDEN = /[/:]/;
 /** Longest name, image_logo or image_color accepted; they are labels for a dashboard. */
 export const MAX_LABEL_LENGTH = 200;
 
-/** The PUT /workspace/:id body, normalized. */
-export interface WorkspaceInput {
-  ip: string;
-  gateway: string;
-  interface: string | null;
-  name: string | null;
-  image_logo: string | null;
-  image_color: string | null;
-  plan: Plan;
-}
+/** The PUT /workspace/:id body, normalized: a workspace without its id and network. */
+export type WorkspaceInput = Omit<Workspace, 'id' | 'network'>;
 
 /** The PATCH /workspace/:id/network body, normalized: only the fields sent are present. */
 export interface NetworkPatch {
