@@ -17,12 +17,14 @@ bool Encode(const Input& in, struct nftnl_expr* expr) {
   if (nftnl_expr_set_str(expr, NFTNL_EXPR_LOOKUP_SET, set.c_str()) < 0) {
     return in.Get("set").Fail("out of memory");
   }
-  if (in.Has("dreg") && !SetReg(in.Get("dreg"), expr, NFTNL_EXPR_LOOKUP_DREG, true)) {
+  Input dreg = in.Get("dreg");
+  if (dreg.Present() && !SetReg(dreg, expr, NFTNL_EXPR_LOOKUP_DREG, true)) {
     return false;
   }
 
   bool invert = false;
-  if (in.Has("invert") && !in.Get("invert").Bool(&invert)) {
+  Input invertIn = in.Get("invert");
+  if (invertIn.Present() && !invertIn.Bool(&invert)) {
     return false;
   }
   if (invert) {

@@ -22,9 +22,10 @@ bool Encode(const Input& in, struct nftnl_expr* expr) {
     return false;
   }
   nftnl_expr_set_u32(expr, NFTNL_EXPR_META_KEY, key);
-  if (in.Has("sreg")) {
+  Input sreg = in.Get("sreg");
+  if (sreg.Present()) {
     // The kernel refuses setting a key it cannot set (nft_meta_set_init): EOPNOTSUPP.
-    return SetReg(in.Get("sreg"), expr, NFTNL_EXPR_META_SREG, false);
+    return SetReg(sreg, expr, NFTNL_EXPR_META_SREG, false);
   }
   return SetReg(in.Get("dreg"), expr, NFTNL_EXPR_META_DREG, false);
 }
