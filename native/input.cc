@@ -110,9 +110,13 @@ bool Input::Has(const char* key) const {
 }
 
 bool Input::Object() const {
+  if (isObject_) {
+    return true;
+  }
   if (!value_.IsObject() || value_.IsArray()) {
     return Fail("expected an object");
   }
+  isObject_ = true;
   return true;
 }
 

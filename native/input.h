@@ -91,6 +91,9 @@ class Input {
   const Input* parent_ = nullptr;
   const char* key_ = nullptr;
   uint32_t index_ = 0;
+  // Object() has passed: every Get of an element's fields would check it again, two
+  // calls into the engine each.
+  mutable bool isObject_ = false;
   Problem* problem_;
   // Made by the root, which outlives every Input read from it.
   std::shared_ptr<Keys> ownKeys_;
