@@ -158,12 +158,18 @@ export class KernelEnforcer implements Enforcer {
     return this.started && this.inSync;
   }
 
-  /** The whole table as one batch: delete the old one (if any), skeleton, workspaces. */
+  /**
+   * The whole table as one batch: replace the old one (if any) by skeleton and workspaces.
+   * `add table` without flags makes sure a table exists to delete, so the batch needs no
+   * read first: it changes nothing on a table that exists, and the kernel refuses it
+   * (EPERM) when another socket owns the table. An orphaned persist table is taken over.
+   */
   private async rebuild(compiled: CompiledWorkspace[]): Promise<void> {
-    const existing = await this.nl.listTable(FAMILY, this.o.table);
-    const ops: Op[] = existing
-      ? [{ op: 'delete', kind: 'table', family: FAMILY, name: this.o.table }]
-      : [];
+    const name = this.o.table;
+    const ops: Op[] = [
+      { op: 'add', kind: 'table', family: FAMILY, name },
+      { op: 'delete', kind: 'table', family: FAMILY, name },
+    ];
     const owners: (string | null)[] = ops.map(() => null);
     for (const op of this.tableOps(compiled)) (ops.push(op.op), owners.push(op.owner));
 
