@@ -12,7 +12,7 @@ import { FAMILY, skeleton, LayoutOptions } from '../compile/layout';
 import { describeOp, hintFor } from './describe';
 import { stillAllowed } from '../policy/connections';
 import { cidrRange, parseIpv4 } from '../net/ipv4';
-import { expectedTable, summarize, tableDifferences } from './audit';
+import { expectedTable, keyed, KeyedTable, summarize, tableDifferences } from './audit';
 import type { OutboundRouter } from '../outbound/router';
 import type { RoutingPlan } from '../outbound/routes';
 import { translatedAway } from '../outbound/connections';
@@ -40,6 +40,14 @@ export interface AuditResult {
   differences: string[];
   /** true when the table was rebuilt to repair them */
   repaired: boolean;
+  /** a repair's time: the rebuild's commit, then the read-back that proved it */
+  ms?: { repair: number; verify: number };
+}
+
+/** What the caller of reconcile already knows. */
+export interface ReconcileHint {
+  /** the table was deleted (a notification said so): rebuild without reading it first */
+  missing?: boolean;
 }
 
 /** Commits workspaces' policies to the daemon's table, one transaction per change. */
@@ -55,6 +63,8 @@ export class KernelEnforcer implements Enforcer {
   private suspicions = 0;
   /** called after a repair rebuilt the table, e.g. to put the DNS side's cache back */
   rebuilt: (() => Promise<void>) | null = null;
+  /** the expected table keyed, and the applied workspaces it was built from */
+  private expected: { from: CompiledWorkspace[]; table: KeyedTable } | null = null;
 
   constructor(
     private readonly nl: Netlink,
@@ -71,14 +81,18 @@ export class KernelEnforcer implements Enforcer {
    */
   async start(registry: ReadonlyMap<string, Workspace>): Promise<void> {
     await this.exclusive(async () => {
+      let started = performance.now();
       const compiled = [...registry.values()].map((ws) => compileWorkspace(ws, registry, this.o));
       const routing = await this.router?.reconcile(registry);
       await this.withRoutes(routing, () => this.rebuild(compiled));
       this.started = true;
+      this.log.info({ workspaces: compiled.length, ms: msSince(started) }, 'table replaced');
+
+      started = performance.now();
       const differences = await this.verify();
       if (differences.length > 0) {
         this.log.error({ differences: summarize(differences) }, 'table differs after start');
-      }
+      } else this.log.info({ ms: msSince(started) }, 'table verified');
     });
   }
 
@@ -87,21 +101,29 @@ export class KernelEnforcer implements Enforcer {
    * the table in one transaction. Throws (leaving healthy() false) when the kernel
    * refuses the repair, e.g. while another process owns the table.
    */
-  async reconcile(reason: string): Promise<AuditResult> {
+  async reconcile(reason: string, hint: ReconcileHint = {}): Promise<AuditResult> {
     return this.exclusive(async () => {
       if (!this.started) return { differences: [], repaired: false };
-      const started = performance.now();
-      const differences = await this.verify();
+      let started = performance.now();
+      const differences = hint.missing
+        ? [`table ${FAMILY} ${this.o.table} is missing`]
+        : await this.verify();
       if (differences.length === 0) return { differences, repaired: false };
 
+      // The repair is the commit: once it is in, every packet sees the table again.
       this.inSync = false;
       await this.rebuild([...this.applied.values()]);
-      const left = await this.verify();
-      const ms = Math.round(performance.now() - started);
-      if (left.length > 0) throw new Error(`the repaired table still differs: ${left[0]}`);
-      this.log.warn({ reason, differences: summarize(differences), ms }, 'table repaired');
+      const repair = msSince(started);
+      this.log.warn({ reason, differences: summarize(differences), ms: repair }, 'table repaired');
       await this.rebuilt?.().catch((err) => this.log.error({ err }, 'after-repair hook failed'));
-      return { differences, repaired: true };
+
+      // The proof follows: healthy() stays false until the table reads back right.
+      started = performance.now();
+      const left = await this.verify();
+      if (left.length > 0) throw new Error(`the repaired table still differs: ${left[0]}`);
+      const verify = msSince(started);
+      this.log.info({ ms: verify }, 'repaired table verified');
+      return { differences, repaired: true, ms: { repair, verify } };
     });
   }
 
@@ -201,8 +223,20 @@ export class KernelEnforcer implements Enforcer {
 
   /** How the kernel's table differs from the one the applied state builds. */
   private async differences(): Promise<string[]> {
-    const expected = expectedTable(this.tableOps(this.applied.values()).map((o) => o.op));
+    const expected = this.expectation();
     return tableDifferences(expected, await this.nl.listTable(FAMILY, this.o.table));
+  }
+
+  /** The keyed expected table, built again only when the applied workspaces changed. */
+  private expectation(): KeyedTable {
+    const from = [...this.applied.values()];
+    const kept = this.expected;
+    if (kept && kept.from.length === from.length && kept.from.every((c, i) => c === from[i])) {
+      return kept.table;
+    }
+    const table = keyed(expectedTable(this.tableOps(from).map((o) => o.op)));
+    this.expected = { from, table };
+    return table;
   }
 
   /**
@@ -274,4 +308,8 @@ export class KernelEnforcer implements Enforcer {
     this.tail = run.catch(() => undefined);
     return run;
   }
+}
+
+function msSince(started: number): number {
+  return Math.round(performance.now() - started);
 }
