@@ -20,8 +20,9 @@ export function onlyWidens(
   changes: readonly WorkspaceChange[],
   after: ReadonlyMap<string, Workspace>,
 ): boolean {
-  const before = new Map(after);
-  for (const { prev } of changes) if (prev) before.set(prev.id, prev);
+  // Only the changed workspaces differ, so `before` is a view, not a copy of thousands.
+  const prevs = new Map(changes.flatMap(({ prev }) => (prev ? [[prev.id, prev]] : [])));
+  const before = { get: (id: string) => (prevs.has(id) ? prevs.get(id) : after.get(id)) };
 
   return changes.every(({ prev, next }) => {
     if (!prev || !next || !sameWorkspace(prev, next)) return false;
@@ -30,6 +31,9 @@ export function onlyWidens(
     return inboundWidens(prev, next, before, after);
   });
 }
+
+/** The part of a registry snapshot that link resolution reads. */
+type Registry = Pick<ReadonlyMap<string, Workspace>, 'get'>;
 
 /** Same identity and placement: another address or tap ends connections by itself. */
 function sameWorkspace(prev: Workspace, next: Workspace): boolean {
@@ -83,8 +87,8 @@ function portsWiden(a: readonly number[], b: readonly number[]): boolean {
 function inboundWidens(
   prev: Workspace,
   next: Workspace,
-  before: ReadonlyMap<string, Workspace>,
-  after: ReadonlyMap<string, Workspace>,
+  before: Registry,
+  after: Registry,
 ): boolean {
   const a = prev.network;
   const b = next.network;
