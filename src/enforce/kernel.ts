@@ -11,6 +11,7 @@ import { diffWorkspace } from '../compile/diff';
 import { FAMILY, skeleton, LayoutOptions } from '../compile/layout';
 import { describeOp, hintFor } from './describe';
 import { stillAllowed } from '../policy/connections';
+import { onlyWidens } from '../policy/widening';
 import { cidrRange, parseIpv4 } from '../net/ipv4';
 import { expectedTable, keyed, KeyedTable, summarize, tableDifferences } from './audit';
 import type { OutboundRouter } from '../outbound/router';
@@ -167,8 +168,11 @@ export class KernelEnforcer implements Enforcer {
         else this.applied.delete(id);
       }
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      this.log.info({ workspaces: [...next.keys()], ops: ops.length, ms }, 'policy applied');
-      await this.endDisallowed(changes, registry);
+      // Listing conntrack walks the host's whole table; a change that ends nothing skips it.
+      const conntrack = onlyWidens(changes, registry) ? 'skipped' : 'listed';
+      const workspaces = [...next.keys()];
+      this.log.info({ workspaces, ops: ops.length, ms, conntrack }, 'policy applied');
+      if (conntrack === 'listed') await this.endDisallowed(changes, registry);
     });
   }
 
