@@ -10,7 +10,8 @@
 
 namespace nftnapi {
 
-// Names made while it lives are reused; scopes do not nest across threads.
+// Names made while it lives are reused. The names are handles of the HandleScope that is
+// current when they are made: open no narrower HandleScope while a KeyScope lives.
 class KeyScope {
  public:
   KeyScope();
