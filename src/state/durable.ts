@@ -35,15 +35,17 @@ export class DurableState {
   /**
    * Stores the move from `before` to `after`, which the kernel has just accepted as
    * `changes`. Throws after taking them back out of the kernel when the write fails.
+   * `ids`, when given, are every id that may differ between the two (StateChange.ids).
    */
   async record(
     changes: readonly WorkspaceChange[],
     before: ReadonlyMap<string, Workspace>,
     after: ReadonlyMap<string, Workspace>,
+    ids?: Iterable<string>,
   ): Promise<void> {
     let failure: unknown;
     try {
-      this.store.save({ before, after });
+      this.store.save({ before, after, ids });
       return;
     } catch (err) {
       failure = err;
