@@ -7,6 +7,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include "keys.h"
 #include "owned.h"
 #include "set.h"
 #include "verdict.h"
@@ -26,24 +27,29 @@ constexpr uint32_t kMaxElements = 1u << 22;
 // A week in ms: longer than any DNS answer the daemon keeps (RFC 8767 caps TTLs at 7 days).
 constexpr uint32_t kTimeoutMax = 7u * 24 * 3600 * 1000;
 
-// Reads one Element into an nftnl_set_elem. A delete needs only the key (and closing
-// key), so the value of a map element is read for adds only.
-bool ReadElement(const Input& in, bool adding, struct nftnl_set_elem* elem) {
-  std::vector<uint8_t> key;
-  if (!in.Object() || !in.Get("key").Bytes(&key, 1, kDataMax)) {
+// Sets a byte attribute of elem from the Uint8Array `in`.
+bool SetBytes(const Input& in, struct nftnl_set_elem* elem, uint16_t attr) {
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  if (!in.Bytes(&data, &len, 1, kDataMax)) {
     return false;
   }
-  if (nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, key.data(), key.size()) < 0) {
-    return in.Get("key").Fail("nftnl_set_elem_set refused it");
+  if (nftnl_set_elem_set(elem, attr, data, static_cast<uint32_t>(len)) < 0) {
+    return in.Fail("nftnl_set_elem_set refused it");
   }
+  return true;
+}
 
-  if (in.Has("keyEnd")) {
-    if (!in.Get("keyEnd").Bytes(&key, 1, kDataMax)) {
-      return false;
-    }
-    if (nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY_END, key.data(), key.size()) < 0) {
-      return in.Get("keyEnd").Fail("nftnl_set_elem_set refused it");
-    }
+// Reads one Element into an nftnl_set_elem. A delete needs only the key (and closing
+// key), so the value of a map element is read for adds only. Each optional member is
+// read once: a batch carries hundreds of thousands of elements.
+bool ReadElement(const Input& in, bool adding, struct nftnl_set_elem* elem) {
+  if (!in.Object() || !SetBytes(in.Get("key"), elem, NFTNL_SET_ELEM_KEY)) {
+    return false;
+  }
+  Input keyEnd = in.Get("keyEnd");
+  if (keyEnd.Present() && !SetBytes(keyEnd, elem, NFTNL_SET_ELEM_KEY_END)) {
+    return false;
   }
   if (!adding) {
     return true;
@@ -51,20 +57,22 @@ bool ReadElement(const Input& in, bool adding, struct nftnl_set_elem* elem) {
 
   // NFTA_SET_ELEM_TIMEOUT, in ms; adding an element again with a timeout restarts its
   // clock (the kernel updates the expiration of an existing element).
-  if (in.Has("timeout")) {
+  Input timeout = in.Get("timeout");
+  if (timeout.Present()) {
     uint32_t ms = 0;
-    if (!in.Get("timeout").U32(&ms, kTimeoutMax)) {
+    if (!timeout.U32(&ms, kTimeoutMax)) {
       return false;
     }
     if (ms == 0) {
-      return in.Get("timeout").Fail("a timeout is at least 1 ms");
+      return timeout.Fail("a timeout is at least 1 ms");
     }
     nftnl_set_elem_set_u64(elem, NFTNL_SET_ELEM_TIMEOUT, ms);
   }
 
-  if (in.Has("verdict")) {
+  Input verdictIn = in.Get("verdict");
+  if (verdictIn.Present()) {
     VerdictIn verdict;
-    if (!ReadVerdict(in.Get("verdict"), &verdict)) {
+    if (!ReadVerdict(verdictIn, &verdict)) {
       return false;
     }
     nftnl_set_elem_set_u32(elem, NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(verdict.code));
@@ -72,16 +80,10 @@ bool ReadElement(const Input& in, bool adding, struct nftnl_set_elem* elem) {
         nftnl_set_elem_set_str(elem, NFTNL_SET_ELEM_CHAIN, verdict.chain.c_str()) < 0) {
       return in.Fail("out of memory");
     }
-  } else if (in.Has("data")) {
-    std::vector<uint8_t> data;
-    if (!in.Get("data").Bytes(&data, 1, kDataMax)) {
-      return false;
-    }
-    if (nftnl_set_elem_set(elem, NFTNL_SET_ELEM_DATA, data.data(), data.size()) < 0) {
-      return in.Get("data").Fail("nftnl_set_elem_set refused it");
-    }
+    return true;
   }
-  return true;
+  Input data = in.Get("data");
+  return !data.Present() || SetBytes(data, elem, NFTNL_SET_ELEM_DATA);
 }
 
 // One NEWSETELEM/DELSETELEM message being filled.
@@ -132,6 +134,9 @@ bool Append(const OpContext& ctx, const std::string& table, const std::string& s
 
 }  // namespace
 
+// The attributes an element's bytes are in, as DecodeElement names them.
+const uint16_t kByteAttrs[] = {NFTNL_SET_ELEM_KEY, NFTNL_SET_ELEM_KEY_END, NFTNL_SET_ELEM_DATA};
+
 bool EncodeElementsOp(const OpContext& ctx) {
   std::string table;
   std::string set;
@@ -160,20 +165,34 @@ bool EncodeElementsOp(const OpContext& ctx) {
   return End(ctx, &m);
 }
 
-Napi::Object DecodeElement(Napi::Env env, struct nftnl_set_elem* elem) {
+size_t ElementBytes(struct nftnl_set_elem* elem) {
+  size_t total = 0;
+  for (uint16_t attr : kByteAttrs) {
+    uint32_t len = 0;
+    if (nftnl_set_elem_is_set(elem, attr) && nftnl_set_elem_get(elem, attr, &len) != nullptr) {
+      total += len;
+    }
+  }
+  return total;
+}
+
+Napi::Object DecodeElement(Napi::Env env, struct nftnl_set_elem* elem, Napi::ArrayBuffer arena,
+                           size_t* used) {
   Napi::Object out = Napi::Object::New(env);
-  const uint16_t byteAttrs[] = {NFTNL_SET_ELEM_KEY, NFTNL_SET_ELEM_KEY_END,
-                                NFTNL_SET_ELEM_DATA};
   const char* names[] = {"key", "keyEnd", "data"};
   for (size_t i = 0; i < 3; i++) {
-    if (!nftnl_set_elem_is_set(elem, byteAttrs[i])) {
+    if (!nftnl_set_elem_is_set(elem, kByteAttrs[i])) {
       continue;
     }
     uint32_t len = 0;
-    auto* bytes = static_cast<const uint8_t*>(nftnl_set_elem_get(elem, byteAttrs[i], &len));
-    Napi::Uint8Array array = Napi::Uint8Array::New(env, len);
+    auto* bytes = static_cast<const uint8_t*>(nftnl_set_elem_get(elem, kByteAttrs[i], &len));
+    if (bytes == nullptr || *used + len > arena.ByteLength()) {
+      len = 0;
+    }
+    Napi::Uint8Array array = Napi::Uint8Array::New(env, len, arena, *used);
     std::copy(bytes, bytes + len, array.Data());
-    out.Set(names[i], array);
+    *used += len;
+    Put(out, names[i], array);
   }
 
   if (nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_VERDICT)) {
@@ -182,25 +201,25 @@ Napi::Object DecodeElement(Napi::Env env, struct nftnl_set_elem* elem) {
                             ? nftnl_set_elem_get_str(elem, NFTNL_SET_ELEM_CHAIN)
                             : nullptr;
     Napi::Value verdict = DecodeVerdict(env, code, chain);
-    out.Set(verdict.IsEmpty() ? "unknown" : "verdict",
+    out.Set(Key(env, verdict.IsEmpty() ? "unknown" : "verdict"),
             verdict.IsEmpty() ? Napi::Boolean::New(env, true) : verdict);
   }
 
   // Both in ms: the element's timeout and the time it has left.
   if (nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_TIMEOUT)) {
     uint64_t ms = nftnl_set_elem_get_u64(elem, NFTNL_SET_ELEM_TIMEOUT);
-    out.Set("timeout", Napi::Number::New(env, static_cast<double>(ms)));
+    Put(out, "timeout", Napi::Number::New(env, static_cast<double>(ms)));
   }
   if (nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_EXPIRATION)) {
     uint64_t ms = nftnl_set_elem_get_u64(elem, NFTNL_SET_ELEM_EXPIRATION);
-    out.Set("expires", Napi::Number::New(env, static_cast<double>(ms)));
+    Put(out, "expires", Napi::Number::New(env, static_cast<double>(ms)));
   }
 
   // A single-field interval set (rbtree) closes a range with a separate element
   // flagged NFT_SET_ELEM_INTERVAL_END; say so rather than pass it off as a start.
   if (nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_FLAGS) &&
       (nftnl_set_elem_get_u32(elem, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END)) {
-    out.Set("intervalEnd", true);
+    Put(out, "intervalEnd", true);
   }
   return out;
 }

@@ -3,51 +3,106 @@
 
 #include <cmath>
 #include <cstring>
+#include <unordered_map>
 
 namespace nftnapi {
 
+// The cache behind Input::Get: one JS string per key for the length of a call. V8
+// interns a key string in place on its first use as a property name, so later reads
+// with the same string find it at once. (Node-API 8 cannot keep a reference to a
+// string across calls.) Entries are keyed by the literal's address and checked by
+// content, so a pointer reused for another name is replaced rather than misread.
+class Keys {
+ public:
+  napi_value Get(napi_env env, const char* key) {
+    Entry& entry = entries_[key];
+    if (entry.value == nullptr || entry.name != key) {
+      entry.name = key;
+      if (napi_create_string_utf8(env, key, NAPI_AUTO_LENGTH, &entry.value) != napi_ok) {
+        entry.value = nullptr;
+      }
+    }
+    return entry.value;
+  }
+
+ private:
+  struct Entry {
+    std::string name;
+    napi_value value = nullptr;
+  };
+  std::unordered_map<const char*, Entry> entries_;
+};
+
 Input::Input(Napi::Value value, std::string path, Problem* problem)
-    : value_(value), path_(std::move(path)), problem_(problem) {}
+    : value_(value),
+      root_(std::move(path)),
+      problem_(problem),
+      ownKeys_(std::make_shared<Keys>()),
+      keys_(ownKeys_.get()) {}
+
+Input::Input(Napi::Value value, const Input* parent, const char* key, uint32_t index)
+    : value_(value),
+      parent_(parent),
+      key_(key),
+      index_(index),
+      problem_(parent->problem_),
+      keys_(parent->keys_) {}
+
+std::string Input::path() const {
+  if (parent_ == nullptr) {
+    return root_;
+  }
+  return key_ != nullptr ? parent_->path() + "." + key_
+                         : parent_->path() + "[" + std::to_string(index_) + "]";
+}
 
 bool Input::Fail(const std::string& what) const {
   if (!problem_->found) {
-    problem_->message = path_ + ": " + what;
+    problem_->message = path() + ": " + what;
     problem_->found = true;
   }
   return false;
 }
 
+Napi::Value Input::Member(const char* key) const {
+  napi_env env = value_.Env();
+  napi_value name = keys_->Get(env, key);
+  napi_value member = nullptr;
+  if (name == nullptr || napi_get_property(env, value_, name, &member) != napi_ok) {
+    return Napi::Value();
+  }
+  return Napi::Value(env, member);
+}
+
 Input Input::Get(const char* key) const {
   Napi::Env env = value_.Env();
-  std::string path = path_ + "." + key;
   if (!Object()) {
-    return Input(env.Undefined(), path, problem_);
+    return Input(env.Undefined(), this, key, 0);
   }
 
-  Napi::Value member = value_.As<Napi::Object>().Get(key);
+  Napi::Value member = Member(key);
   if (env.IsExceptionPending() || member.IsEmpty()) {
-    Input(env.Undefined(), path, problem_).Fail("reading the field threw");
-    return Input(env.Undefined(), path, problem_);
+    Input(env.Undefined(), this, key, 0).Fail("reading the field threw");
+    return Input(env.Undefined(), this, key, 0);
   }
-  return Input(member, path, problem_);
+  return Input(member, this, key, 0);
 }
 
 Input Input::At(uint32_t index) const {
   Napi::Env env = value_.Env();
-  std::string path = path_ + "[" + std::to_string(index) + "]";
   Napi::Value item = value_.As<Napi::Object>().Get(index);
   if (env.IsExceptionPending() || item.IsEmpty()) {
-    Input(env.Undefined(), path, problem_).Fail("reading the element threw");
-    return Input(env.Undefined(), path, problem_);
+    Input(env.Undefined(), this, nullptr, index).Fail("reading the element threw");
+    return Input(env.Undefined(), this, nullptr, index);
   }
-  return Input(item, path, problem_);
+  return Input(item, this, nullptr, index);
 }
 
 bool Input::Has(const char* key) const {
   if (!value_.IsObject()) {
     return false;
   }
-  Napi::Value member = value_.As<Napi::Object>().Get(key);
+  Napi::Value member = Member(key);
   if (value_.Env().IsExceptionPending() || member.IsEmpty()) {
     return false;
   }
@@ -132,18 +187,31 @@ bool Input::Bool(bool* out) const {
 }
 
 bool Input::Bytes(std::vector<uint8_t>* out, size_t min, size_t max) const {
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  if (!Bytes(&data, &len, min, max)) {
+    return false;
+  }
+  out->assign(data, data + len);
+  return true;
+}
+
+bool Input::Bytes(const uint8_t** data, size_t* len, size_t min, size_t max) const {
+  // One call for the type, length and data (Napi::TypedArray asks for each apart).
+  napi_typedarray_type type = napi_int8_array;
+  void* bytes = nullptr;
   if (!value_.IsTypedArray() ||
-      value_.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      napi_get_typedarray_info(value_.Env(), value_, &type, len, &bytes, nullptr, nullptr) !=
+          napi_ok ||
+      type != napi_uint8_array) {
     return Fail("expected a Uint8Array");
   }
 
-  Napi::Uint8Array bytes = value_.As<Napi::Uint8Array>();
-  size_t len = bytes.ByteLength();
-  if (len < min || len > max) {
+  if (*len < min || *len > max) {
     return Fail("expected " + std::to_string(min) + " to " + std::to_string(max) +
-                " bytes, got " + std::to_string(len));
+                " bytes, got " + std::to_string(*len));
   }
-  out->assign(bytes.Data(), bytes.Data() + len);
+  *data = static_cast<const uint8_t*>(bytes);
   return true;
 }
 

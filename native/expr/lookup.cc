@@ -17,12 +17,14 @@ bool Encode(const Input& in, struct nftnl_expr* expr) {
   if (nftnl_expr_set_str(expr, NFTNL_EXPR_LOOKUP_SET, set.c_str()) < 0) {
     return in.Get("set").Fail("out of memory");
   }
-  if (in.Has("dreg") && !SetReg(in.Get("dreg"), expr, NFTNL_EXPR_LOOKUP_DREG, true)) {
+  Input dreg = in.Get("dreg");
+  if (dreg.Present() && !SetReg(dreg, expr, NFTNL_EXPR_LOOKUP_DREG, true)) {
     return false;
   }
 
   bool invert = false;
-  if (in.Has("invert") && !in.Get("invert").Bool(&invert)) {
+  Input invertIn = in.Get("invert");
+  if (invertIn.Present() && !invertIn.Bool(&invert)) {
     return false;
   }
   if (invert) {
@@ -37,14 +39,14 @@ bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
     return false;  // an anonymous set bound by id: the daemon names all its sets
   }
 
-  out.Set("sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_SREG));
-  out.Set("set", set);
+  Put(out, "sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_SREG));
+  Put(out, "set", set);
   if (nftnl_expr_is_set(expr, NFTNL_EXPR_LOOKUP_DREG)) {
-    out.Set("dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_DREG));
+    Put(out, "dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_DREG));
   }
   if (nftnl_expr_is_set(expr, NFTNL_EXPR_LOOKUP_FLAGS) &&
       (nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV)) {
-    out.Set("invert", true);
+    Put(out, "invert", true);
   }
   return true;
 }

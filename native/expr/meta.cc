@@ -22,9 +22,10 @@ bool Encode(const Input& in, struct nftnl_expr* expr) {
     return false;
   }
   nftnl_expr_set_u32(expr, NFTNL_EXPR_META_KEY, key);
-  if (in.Has("sreg")) {
+  Input sreg = in.Get("sreg");
+  if (sreg.Present()) {
     // The kernel refuses setting a key it cannot set (nft_meta_set_init): EOPNOTSUPP.
-    return SetReg(in.Get("sreg"), expr, NFTNL_EXPR_META_SREG, false);
+    return SetReg(sreg, expr, NFTNL_EXPR_META_SREG, false);
   }
   return SetReg(in.Get("dreg"), expr, NFTNL_EXPR_META_DREG, false);
 }
@@ -34,15 +35,15 @@ bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
   if (key == nullptr) {
     return false;
   }
-  out.Set("key", key);
+  Put(out, "key", key);
   if (nftnl_expr_is_set(expr, NFTNL_EXPR_META_SREG)) {
-    out.Set("sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_META_SREG));
+    Put(out, "sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_META_SREG));
     return true;
   }
   if (!nftnl_expr_is_set(expr, NFTNL_EXPR_META_DREG)) {
     return false;
   }
-  out.Set("dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_META_DREG));
+  Put(out, "dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_META_DREG));
   return true;
 }
 

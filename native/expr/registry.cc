@@ -35,11 +35,12 @@ bool SetReg(const Input& in, struct nftnl_expr* expr, uint16_t attr, bool verdic
 
 bool SetBytes(const Input& in, struct nftnl_expr* expr, uint16_t attr, size_t min,
               size_t max) {
-  std::vector<uint8_t> bytes;
-  if (!in.Bytes(&bytes, min, max)) {
+  const uint8_t* bytes = nullptr;
+  size_t len = 0;
+  if (!in.Bytes(&bytes, &len, min, max)) {
     return false;
   }
-  if (nftnl_expr_set(expr, attr, bytes.data(), static_cast<uint32_t>(bytes.size())) < 0) {
+  if (nftnl_expr_set(expr, attr, bytes, static_cast<uint32_t>(len)) < 0) {
     return in.Fail("nftnl_expr_set refused it");
   }
   return true;

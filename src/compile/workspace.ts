@@ -4,9 +4,8 @@
  */
 import type { Element, Expr } from '../nft/types';
 import type { Workspace } from '../model/types';
-import { concat, ifname, ipv4, be16, le32, u8 } from '../nft/bytes';
+import { concat, ifname, ipv4, ipv4Of, be16, le32, u8 } from '../nft/bytes';
 import { egressRanges, hasEgressNames } from '../model/egress';
-import { formatIpv4 } from '../net/ipv4';
 import {
   accept, drop, goTo, inCidr, ipDaddr, isIpv4, lookup, match, meta, ret, thDport,
   IPPROTO_TCP, IPPROTO_UDP,
@@ -64,8 +63,7 @@ export function compileWorkspace(
 
   if (p.allow_internet) {
     for (const [first, last] of egressRanges(p.egress)) {
-      const [start, end] = [first, last].map((n) => ipv4(formatIpv4(n)));
-      add(SETS.egressNet, { key: concat(tap, start), keyEnd: concat(tap, end) });
+      add(SETS.egressNet, { key: concat(tap, ipv4Of(first)), keyEnd: concat(tap, ipv4Of(last)) });
     }
     for (const port of p.egress_ports) {
       add(SETS.egressPort, ...PROTOS.map((pr) => ({ key: concat(tap, u8(pr), be16(port)) })));

@@ -54,8 +54,11 @@ export function expectedTable(ops: readonly Op[]): TableState {
     } else if (op.kind === 'elements') {
       const held = elements.get(op.set)!;
       // Deleted then set: an element added again moves to the end, as it would in a list.
-      for (const e of op.elements) held.delete(bytesKey(e.key));
-      if (op.op !== 'delete') for (const e of op.elements) held.set(bytesKey(e.key), e);
+      for (const e of op.elements) {
+        const k = bytesKey(e.key);
+        held.delete(k);
+        if (op.op !== 'delete') held.set(k, e);
+      }
     } else {
       chains.get(op.chain)!.rules.push({ handle: 0, exprs: op.exprs });
     }
@@ -209,14 +212,16 @@ function elementKey(e: Element): string {
   return out;
 }
 
-/** Hex without a Buffer per call: a set may hold 100,000s of elements. */
+/**
+ * Bytes as a string to compare, one character a byte after one for the length (so that
+ * fields side by side cannot run into each other); made without a Buffer per call, and
+ * flat, as a Set hashes it: a set may hold 100,000s of elements.
+ */
 function bytesKey(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
+  let out = String.fromCharCode(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i]);
   return out;
 }
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /**
  * A canonical text of a value: object keys sorted, bytes as hex, and absent, undefined

@@ -22,22 +22,35 @@ export type CidrResult =
   | { ok: false; reason: 'syntax' }
   | { ok: false; reason: 'host_bits'; network: string };
 
-// One octet: 0, or 1 to 3 digits not starting with 0. The range check is numeric below.
-const OCTET = '(?:0|[1-9][0-9]{0,2})';
-const ADDRESS = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
 const PREFIX = /^(?:0|[1-9][0-9]?)$/;
 
 /** Parses a canonical dotted-decimal IPv4 address to a uint32, or null if it is not one. */
 export function parseIpv4(text: string): number | null {
-  if (!ADDRESS.test(text)) return null;
-
+  // A scan, not a regular expression and split: the compiler parses every egress entry
+  // of every workspace, hundreds of thousands in a cold build of a large host.
   let value = 0;
-  for (const part of text.split('.')) {
-    const octet = Number(part);
-    if (octet > 255) return null;
-    value = value * 256 + octet;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || dots === 3) return null;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 0x30 && c <= 0x39) {
+      // An octet is 0 or 1 to 3 digits not starting with 0, and at most 255.
+      if ((digits > 0 && octet === 0) || digits === 3) return null;
+      octet = octet * 10 + (c - 0x30);
+      digits++;
+      if (octet > 255) return null;
+    } else {
+      return null;
+    }
   }
-  return value;
+  return dots === 3 && digits > 0 ? value * 256 + octet : null;
 }
 
 /** True when `text` is a canonical dotted-decimal IPv4 address. */

@@ -31,6 +31,10 @@ export interface RelayOptions {
   route(source: string): RelayRoute | null;
   /** the limit to open a tunnel: TCP, TLS and the proxy's answer */
   timeoutMs: number;
+  /** config relay_idle_timeout_s, in ms: a connection silent both ways this long is reset */
+  idleTimeoutMs?: number;
+  /** config relay_max_connections: past it a new connection is reset at once */
+  maxConnections?: number;
   /** trusted certificates for https proxies */
   ca?: readonly string[];
   log: Logger;
@@ -53,9 +57,19 @@ export interface RelayedConnection {
 export class Relay {
   private readonly server: net.Server;
   private readonly byWorkspace = new Map<string, Set<RelayedConnection>>();
+  /** connections accepted and not yet closed, tunnelled or not */
+  private open = 0;
+  private readonly refusals = new RefusalLog();
 
   constructor(private readonly o: RelayOptions) {
-    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+    const options = { allowHalfOpen: true, pauseOnConnect: true, noDelay: true };
+    this.server = net.createServer(options, (socket) => {
+      if (this.open >= (this.o.maxConnections ?? Infinity)) {
+        this.refusals.note(this.o.log, this.open);
+        return reset(socket);
+      }
+      this.open++;
+      socket.once('close', () => this.open--);
       this.accept(socket).catch((err) => {
         this.o.log.error({ err }, 'relay connection failed');
         reset(socket);
@@ -172,6 +186,16 @@ export class Relay {
     c.client.once('close', onClose);
     upstream.once('close', onClose);
 
+    // The client's socket sees every byte either way, so its timer measures silence both ways.
+    const idle = this.o.idleTimeoutMs ?? 0;
+    if (idle > 0) {
+      c.client.setTimeout(idle, () => {
+        this.o.log.info({ workspace: c.workspace, port: c.dst.port, idle_s: idle / 1000 },
+          'relay connection idle: reset');
+        resetPair(c);
+      });
+    }
+
     c.client.pipe(upstream);
     upstream.pipe(c.client);
     c.client.resume();
@@ -191,6 +215,24 @@ export class Relay {
     const set = this.byWorkspace.get(c.workspace);
     set?.delete(c);
     if (set?.size === 0) this.byWorkspace.delete(c.workspace);
+  }
+}
+
+/**
+ * The log of connections refused at the limit: the first at once, then at most one line a
+ * second with how many were refused meanwhile, so that a flood does not flood the log too.
+ */
+class RefusalLog {
+  private last = 0;
+  private since = 0;
+
+  note(log: Logger, open: number): void {
+    this.since++;
+    const now = Date.now();
+    if (now - this.last < 1000) return;
+    log.info({ open, refused: this.since }, 'relay refused: connection limit');
+    this.last = now;
+    this.since = 0;
   }
 }
 

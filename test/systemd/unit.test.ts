@@ -62,6 +62,7 @@ t.test('ready only when healthy, restarted on failure, a watchdog on its loop', 
   t.same(values('Restart'), ['on-failure']);
   t.ok(values('WatchdogSec').length === 1);
   t.match(values('ExecStart')[0], /dist\/src\/main\.js --config /);
+  t.same(values('SyslogIdentifier'), ['workspace-netd'], 'journalctl -t workspace-netd');
 });
 
 t.test('its own state and runtime directories, matching the config defaults', async (t) => {
