@@ -8,8 +8,9 @@
  *   probe put ID IP GATEWAY IFACE      { status }
  *   probe table                        the table's summary, or { present: false }
  *   probe watch MS                     the table sampled every 20 ms for MS: never missing?
- *   probe hold MS                      takes the table as its owner for MS, then lets go
+ *   probe hold MS FILE                 owns the table until FILE exists (MS at most)
  */
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { NftSocket } from '../../src/nft/addon';
 import type { TableState } from '../../src/nft/types';
@@ -76,15 +77,21 @@ async function watch(nl: NftSocket, ms: number): Promise<unknown> {
   return { samples, missing, smallest_rules: smallest, phases };
 }
 
-/** Takes the (orphaned) table over as its owner, as another program could, for `ms`. */
-async function hold(nl: NftSocket, ms: number): Promise<unknown> {
+/**
+ * Takes the (orphaned) table over as its owner, as another program could, until `release`
+ * exists or `ms` have passed; the kernel frees it when the socket closes.
+ */
+async function hold(nl: NftSocket, ms: number, release: string): Promise<unknown> {
   const taken = await nl.commit([
     { op: 'add', kind: 'table', family: 'inet', name: TABLE,
       flags: { owner: true, persist: true } },
   ]);
   if (!taken.ok) return { held: false, error: taken.message };
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return { held: true, ms };
+  const started = Date.now();
+  while (Date.now() - started < ms && !existsSync(release)) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { held: true, ms: Date.now() - started };
 }
 
 async function main(argv: string[]): Promise<unknown> {
@@ -99,7 +106,7 @@ async function main(argv: string[]): Promise<unknown> {
   try {
     if (command === 'table') return summarize(await nl.listTable('inet', TABLE));
     if (command === 'watch') return await watch(nl, Number(args[0]));
-    if (command === 'hold') return await hold(nl, Number(args[0]));
+    if (command === 'hold') return await hold(nl, Number(args[0]), args[1] ?? '');
   } finally {
     nl.close();
   }
