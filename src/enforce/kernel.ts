@@ -195,7 +195,14 @@ export class KernelEnforcer implements Enforcer {
     const owners: (string | null)[] = ops.map(() => null);
     for (const op of this.tableOps(compiled)) (ops.push(op.op), owners.push(op.owner));
 
-    await this.commit(ops, owners);
+    // The kernel inserts on the addon's worker thread: key the table the read-back after
+    // this rebuild expects meanwhile, on the main thread.
+    const committed = this.commit(ops, owners);
+    try {
+      this.expectation(compiled);
+    } finally {
+      await committed;
+    }
     this.applied.clear();
     for (const c of compiled) this.applied.set(c.id, c);
   }
@@ -227,9 +234,8 @@ export class KernelEnforcer implements Enforcer {
     return tableDifferences(expected, await this.nl.listTable(FAMILY, this.o.table));
   }
 
-  /** The keyed expected table, built again only when the applied workspaces changed. */
-  private expectation(): KeyedTable {
-    const from = [...this.applied.values()];
+  /** The keyed expected table of `from`, built again only when the workspaces changed. */
+  private expectation(from = [...this.applied.values()]): KeyedTable {
     const kept = this.expected;
     if (kept && kept.from.length === from.length && kept.from.every((c, i) => c === from[i])) {
       return kept.table;
