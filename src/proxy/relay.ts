@@ -204,6 +204,8 @@ export class Relay {
       });
     }
 
+    // TODO(#8): each byte is copied in and out of Node here, with JavaScript per 64 KiB;
+    // splice(2) in the addon would do neither (README, Performance: the relay).
     c.client.pipe(upstream);
     upstream.pipe(c.client);
     c.client.resume();
