@@ -27,6 +27,10 @@ export interface ColdRow {
   elements: number;
   /** compile + diff, in ms */
   compileMs: number;
+  /** the addon encoding the ops on the main thread (commit's synchronous part), in ms */
+  encodeMs?: number;
+  /** from the batch handed to the worker to its acks read: the kernel's share, in ms */
+  kernelMs?: number;
   /** compile + diff + open + commit, in ms */
   oursMs: number;
   /** nft -f of the rendered text, in ms */
@@ -95,22 +99,24 @@ export async function coldBuild(sizes: number[], runs: number,
     const equivalent = await checkEquivalent(inputs[0].ws, inputs[0].file);
     log(`cold build: tables equivalent at ${inputs[0].n} workspaces: ${equivalent}`);
 
-    const samples = inputs.map(() => ({ compile: [] as number[], ours: [] as number[],
-      nft: [] as number[] }));
+    const samples = inputs.map(() => ({ compile: [] as number[], encode: [] as number[],
+      kernel: [] as number[], ours: [] as number[], nft: [] as number[] }));
     for (let r = 0; r < runs; r++) {
       for (const [k, input] of inputs.entries()) {
         const s = samples[k];
         const ours = async () => {
           const t = await timeOurs(input.ws);
           s.compile.push(t.compileMs);
+          s.encode.push(t.encodeMs);
+          s.kernel.push(t.kernelMs);
           s.ours.push(t.totalMs);
         };
         const nft = async () => s.nft.push(await timeNft(input.file));
         if (r % 2 === 0) await ours(), await nft();
         else await nft(), await ours();
         log(`cold build: ${input.n} workspaces, run ${r + 1}: ours ${s.ours.at(-1)!.toFixed(0)}` +
-          ` ms (compile ${s.compile.at(-1)!.toFixed(0)})` +
-          ` ms, nft -f ${s.nft.at(-1)!.toFixed(0)} ms`);
+          ` ms (compile ${s.compile.at(-1)!.toFixed(0)}, encode ${s.encode.at(-1)!.toFixed(0)},` +
+          ` kernel ${s.kernel.at(-1)!.toFixed(0)}), nft -f ${s.nft.at(-1)!.toFixed(0)} ms`);
       }
     }
     const rows = inputs.map((input, k) => ({
@@ -118,6 +124,8 @@ export async function coldBuild(sizes: number[], runs: number,
       ops: input.ops.length,
       elements: countElements(input.ops),
       compileMs: median(samples[k].compile),
+      encodeMs: median(samples[k].encode),
+      kernelMs: median(samples[k].kernel),
       oursMs: median(samples[k].ours),
       nftMs: median(samples[k].nft),
     }));
@@ -136,9 +144,15 @@ async function timeOurs(ws: ReadonlyMap<string, Workspace>) {
     const compileMs = msSince(start);
     const sock = NftSocket.open({ netns: ns.path });
     try {
-      const result = await sock.commit(ops);
+      // commit() encodes before it returns its promise; the worker then sends the batch,
+      // and the kernel applies it inside sendmsg before the acks can be read.
+      const sent = process.hrtime.bigint();
+      const pending = sock.commit(ops);
+      const encodeMs = msSince(sent);
+      const result = await pending;
+      const kernelMs = msSince(sent) - encodeMs;
       if (!result.ok) throw new Error(`cold build refused: ${JSON.stringify(result)}`);
-      return { compileMs, totalMs: msSince(start) };
+      return { compileMs, encodeMs, kernelMs, totalMs: msSince(start) };
     } finally {
       sock.close();
     }

@@ -18,7 +18,7 @@ export function diffWorkspace(
   const id = (next ?? prev)?.id ?? '';
   const a = prev ?? EMPTY(id);
   const b = next ?? EMPTY(id);
-  const t = { family: FAMILY, table };
+  const family = FAMILY;
   const ops: Op[] = [];
 
   const added = [...b.chains.keys()].filter((n) => !a.chains.has(n));
@@ -27,22 +27,22 @@ export function diffWorkspace(
     (n) => a.chains.has(n) && !sameRules(a.chains.get(n)!, b.chains.get(n)!),
   );
 
-  for (const name of added) ops.push({ op: 'create', kind: 'chain', ...t, name });
+  for (const name of added) ops.push({ op: 'create', kind: 'chain', family, table, name });
   for (const [set, els] of elementDelta(b, a)) {
-    ops.push({ op: 'delete', kind: 'elements', ...t, set, elements: els });
+    ops.push({ op: 'delete', kind: 'elements', family, table, set, elements: els });
   }
   for (const [set, els] of elementDelta(a, b)) {
-    ops.push({ op: 'create', kind: 'elements', ...t, set, elements: els });
+    ops.push({ op: 'create', kind: 'elements', family, table, set, elements: els });
   }
-  for (const name of changed) ops.push({ op: 'flush', kind: 'chain', ...t, name });
+  for (const name of changed) ops.push({ op: 'flush', kind: 'chain', family, table, name });
   for (const name of [...added, ...changed]) {
     for (const exprs of b.chains.get(name)!) {
-      ops.push({ op: 'add', kind: 'rule', ...t, chain: name, exprs });
+      ops.push({ op: 'add', kind: 'rule', family, table, chain: name, exprs });
     }
   }
   for (const name of removed) {
-    ops.push({ op: 'flush', kind: 'chain', ...t, name });
-    ops.push({ op: 'delete', kind: 'chain', ...t, name });
+    ops.push({ op: 'flush', kind: 'chain', family, table, name });
+    ops.push({ op: 'delete', kind: 'chain', family, table, name });
   }
   return ops;
 }

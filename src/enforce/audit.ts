@@ -5,6 +5,7 @@
  */
 import { canonicalReg } from '../nft/addon';
 import type { BaseChain, Element, Expr, Op, SetSpec, TableState } from '../nft/types';
+import { ElementIndex } from './element-index';
 
 /** How many differences a report names before it only counts the rest. */
 const REPORT_LIMIT = 20;
@@ -77,16 +78,16 @@ export interface KeyedTable {
   state: TableState;
   /** chain name: its rules' keys, in order */
   rules: Map<string, string[]>;
-  /** set name: its elements' keys (none for a timeout set, whose elements do not count) */
-  elements: Map<string, Set<string>>;
+  /** set name: its elements (none for a timeout set, whose elements do not count) */
+  elements: Map<string, ElementIndex>;
 }
 
 /** `state` keyed for tableDifferences. */
 export function keyed(state: TableState): KeyedTable {
   const rules = new Map(state.chains.map((c) => [c.name, c.rules.map((r) => ruleKey(r.exprs))]));
-  const elements = new Map<string, Set<string>>();
+  const elements = new Map<string, ElementIndex>();
   for (const set of state.sets) {
-    elements.set(set.spec.name, new Set(set.spec.timeout ? [] : set.elements.map(elementKey)));
+    elements.set(set.spec.name, new ElementIndex(set.spec.timeout ? [] : set.elements));
   }
   return { state, rules, elements };
 }
@@ -147,12 +148,12 @@ export function summarize(differences: string[]): string[] {
   return [...differences.slice(0, REPORT_LIMIT), `and ${more} more`];
 }
 
-/** Elements the kernel lacks, and holds beyond the expected, by key. */
-function elementDifferences(set: string, want: Set<string>, have: Element[]): string[] {
+/** Elements the kernel lacks, and holds beyond the expected. */
+function elementDifferences(set: string, want: ElementIndex, have: Element[]): string[] {
   // A kernel set reports each element once, so what matched counts what is there of want.
   let [matched, extra] = [0, 0];
   for (const e of have) {
-    if (want.has(elementKey(e))) matched++;
+    if (want.has(e)) matched++;
     else extra++;
   }
   const missing = want.size - matched;
@@ -200,22 +201,9 @@ function specKey(spec: SetSpec): string {
   return canon(spec.dataType === NFT_DATA_VERDICT ? rest : { ...rest, dataLen });
 }
 
-/** An element by every field the kernel reports, except the time it has left. */
-function elementKey(e: Element): string {
-  const read = e as Element & { intervalEnd?: boolean; unknown?: boolean };
-  let out = bytesKey(e.key);
-  if (e.keyEnd) out += `-${bytesKey(e.keyEnd)}`;
-  if (e.data) out += `>${bytesKey(e.data)}`;
-  if (e.verdict) out += `>${e.verdict.kind}:${'chain' in e.verdict ? e.verdict.chain : ''}`;
-  if (read.intervalEnd) out += '|end';
-  if (read.unknown) out += '|unknown';
-  return out;
-}
-
 /**
  * Bytes as a string to compare, one character a byte after one for the length (so that
- * fields side by side cannot run into each other); made without a Buffer per call, and
- * flat, as a Set hashes it: a set may hold 100,000s of elements.
+ * fields side by side cannot run into each other), without a Buffer per call.
  */
 function bytesKey(bytes: Uint8Array): string {
   let out = String.fromCharCode(bytes.length);

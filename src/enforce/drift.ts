@@ -44,7 +44,7 @@ const RETRY_MAX_MS = 5000;
 export const AUDIT_INTERVAL_MS = 10_000;
 /**
  * A periodic audit also waits this many times the last one's duration: it holds the main
- * thread while it runs (about 7 s at 5,000 workspaces, README: Performance), so it may take
+ * thread while it runs (about 6 s at 5,000 workspaces, README: Performance), so it may take
  * at most 2% of the daemon's time however large the table grows.
  */
 const AUDIT_COST_FACTOR = 50;

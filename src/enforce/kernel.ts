@@ -21,6 +21,9 @@ import { translatedAway } from '../outbound/connections';
 /** IPPROTO_* whose conntrack entries ctDelete can name: TCP, UDP, UDP-Lite, SCTP, DCCP, ICMP. */
 const DELETABLE = new Set([6, 17, 136, 132, 33, 1]);
 
+/** A change waiting for a conntrack sweep, with the registry it was applied against. */
+type SweptChange = WorkspaceChange & { registry: ReadonlyMap<string, Workspace> };
+
 /** The part of the netlink addon the enforcer uses. */
 export interface Netlink {
   commit(ops: Op[]): Promise<CommitResult>;
@@ -142,9 +145,17 @@ export class KernelEnforcer implements Enforcer {
     if (this.started) this.inSync = false;
   }
 
-  /** See Enforcer.apply. */
+  /** Each workspace as the last committed change left it (null: deleted). */
+  private readonly current = new Map<string, Workspace | null>();
+  /** The conntrack sweep that has not started yet: changes committed since join it. */
+  private sweepQueued: { changes: WorkspaceChange[]; done: Promise<void> } | null = null;
+
+  /**
+   * See Enforcer.apply. A change that may end connections resolves once they are ended:
+   * by a sweep that starts after its commit and may serve other changes queued with it.
+   */
   async apply(changes: WorkspaceChange[], registry: ReadonlyMap<string, Workspace>) {
-    await this.exclusive(async () => {
+    const conntrack = await this.exclusive(async () => {
       const started = process.hrtime.bigint();
       const ops: Op[] = [];
       const owners: (string | null)[] = [];
@@ -167,13 +178,32 @@ export class KernelEnforcer implements Enforcer {
         if (c) this.applied.set(id, c);
         else this.applied.delete(id);
       }
+      for (const { prev, next: ws } of changes) this.current.set((ws ?? prev)!.id, ws);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       // Listing conntrack walks the host's whole table; a change that ends nothing skips it.
       const conntrack = onlyWidens(changes, registry) ? 'skipped' : 'listed';
       const workspaces = [...next.keys()];
       this.log.info({ workspaces, ops: ops.length, ms, conntrack }, 'policy applied');
-      if (conntrack === 'listed') await this.endDisallowed(changes, registry);
+      return conntrack;
     });
+    if (conntrack === 'listed') await this.sweep(changes.map((c) => ({ ...c, registry })));
+  }
+
+  /**
+   * Queues one listing of conntrack after every commit queued so far, or joins the one
+   * queued and not yet started: changes committed in the meantime share a single walk.
+   */
+  private sweep(changes: SweptChange[]): Promise<void> {
+    if (!this.sweepQueued) {
+      const batch = { changes: [] as SweptChange[], done: Promise.resolve() };
+      batch.done = this.exclusive(async () => {
+        if (this.sweepQueued === batch) this.sweepQueued = null;
+        await this.endDisallowed(batch.changes);
+      });
+      this.sweepQueued = batch;
+    }
+    this.sweepQueued.changes.push(...changes);
+    return this.sweepQueued.done;
   }
 
   /**
@@ -199,7 +229,14 @@ export class KernelEnforcer implements Enforcer {
     const owners: (string | null)[] = ops.map(() => null);
     for (const op of this.tableOps(compiled)) (ops.push(op.op), owners.push(op.owner));
 
-    await this.commit(ops, owners);
+    // The kernel inserts on the addon's worker thread: key the table the read-back after
+    // this rebuild expects meanwhile, on the main thread.
+    const committed = this.commit(ops, owners);
+    try {
+      this.expectation(compiled);
+    } finally {
+      await committed;
+    }
     this.applied.clear();
     for (const c of compiled) this.applied.set(c.id, c);
   }
@@ -231,9 +268,8 @@ export class KernelEnforcer implements Enforcer {
     return tableDifferences(expected, await this.nl.listTable(FAMILY, this.o.table));
   }
 
-  /** The keyed expected table, built again only when the applied workspaces changed. */
-  private expectation(): KeyedTable {
-    const from = [...this.applied.values()];
+  /** The keyed expected table of `from`, built again only when the workspaces changed. */
+  private expectation(from = [...this.applied.values()]): KeyedTable {
     const kept = this.expected;
     if (kept && kept.from.length === from.length && kept.from.every((c, i) => c === from[i])) {
       return kept.table;
@@ -273,22 +309,28 @@ export class KernelEnforcer implements Enforcer {
     );
   }
 
-  /** Ends open connections of the changed workspaces that their policies no longer allow. */
-  private async endDisallowed(
-    changes: WorkspaceChange[],
-    registry: ReadonlyMap<string, Workspace>,
-  ) {
+  /**
+   * Ends open connections of the changed workspaces that their policies no longer allow,
+   * judged by each workspace's latest committed state (a later change may have widened it
+   * again since the change that queued this).
+   */
+  private async endDisallowed(changes: SweptChange[]) {
     const { net, len } = this.o.workspaceNet;
-    const ctx = {
+    const ctx = (registry: ReadonlyMap<string, Workspace>) => ({
       workspaceNet: cidrRange({ base: parseIpv4(net)!, prefix: len }),
       runtimeApiPort: this.o.runtimeApiPort,
       registry,
       learned: this.learned ?? undefined,
-    };
+    });
+    const judged = changes.map(({ prev, next, registry }) => {
+      const id = (next ?? prev)!.id;
+      const latest = this.current.has(id) ? (this.current.get(id) ?? null) : next;
+      return { prev, next: latest, ctx: ctx(registry) };
+    });
     try {
       const tuples = await this.nl.ctList();
       const doomed = tuples.filter((t) =>
-        changes.some(({ prev, next }) => {
+        judged.some(({ prev, next, ctx }) => {
           if (translatedAway({ prev, next }, t, this.o.zones ?? [])) return true;
           if (prev && (t.src === prev.ip || t.dst === prev.ip) && (!next || next.ip !== prev.ip)) {
             return true;
@@ -300,7 +342,7 @@ export class KernelEnforcer implements Enforcer {
       const deletable = doomed.filter((t) => DELETABLE.has(t.proto));
       if (deletable.length === 0) return;
       const ended = await this.nl.ctDelete(deletable);
-      this.log.info({ ended }, 'connections ended');
+      this.log.info({ ended, changes: changes.length }, 'connections ended');
     } catch (err) {
       this.log.error({ err }, 'ending disallowed connections failed');
     }

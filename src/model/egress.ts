@@ -25,6 +25,7 @@ export const MAX_NAME_LENGTH = 253;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
 const DIGITS_AND_DOTS = /^[0-9.]+$/;
+const ADDRESS_CHARS = /^[0-9./]*$/;
 
 /** Classifies and normalizes one egress entry, or says why it is refused. */
 export function classifyEgress(raw: string): EgressResult {
@@ -67,6 +68,8 @@ export function egressRanges(entries: readonly string[]): Ipv4Range[] {
 /** True when the stored list has names, whose addresses the daemon's DNS learns. */
 export function hasEgressNames(entries: readonly string[]): boolean {
   return entries.some((raw) => {
+    // Digits, dots and slashes alone are an address or a CIDR, or refused: never a name.
+    if (ADDRESS_CHARS.test(raw)) return false;
     const result = classifyEgress(raw);
     return result.ok && result.entry.kind === 'name';
   });

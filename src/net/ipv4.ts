@@ -92,8 +92,9 @@ export function parseCidr(text: string): CidrResult {
 
 /** The addresses a CIDR covers, as an inclusive range. */
 export function cidrRange(cidr: Cidr): Ipv4Range {
-  const size = 2 ** (32 - cidr.prefix);
-  return [cidr.base, cidr.base + size - 1];
+  // The host bits, without 2 ** n (Math.pow is a call per CIDR of a cold build).
+  const host = cidr.prefix === 32 ? 0 : 0xffffffff >>> cidr.prefix;
+  return [cidr.base, cidr.base + host];
 }
 
 /** True when `address` (a uint32) lies inside `cidr`. */

@@ -3,6 +3,7 @@
  * Header fields are in network byte order; a concatenation pads each field to 4 bytes
  * (NFT_REG32_SIZE), as nft_set_ext and the 32-bit registers lay them out.
  */
+import { parseIpv4 } from '../net/ipv4';
 
 /** IFNAMSIZ: meta iifname/oifname load the whole zero-padded name. */
 export const IFNAMSIZ = 16;
@@ -37,6 +38,9 @@ export function ifname(name: string): Uint8Array {
 
 /** A dotted-quad IPv4 address as 4 bytes in network order. */
 export function ipv4(addr: string): Uint8Array {
+  const n = parseIpv4(addr);
+  if (n !== null) return be32(n);
+  // Not canonical (the model validates addresses, so only tests get here): byte per part.
   const parts = addr.split('.');
   const out = bytes(parts.length);
   for (let i = 0; i < parts.length; i++) out[i] = +parts[i];
@@ -95,7 +99,8 @@ export function concat(...fields: Uint8Array[]): Uint8Array {
   const out = bytes(len);
   let at = 0;
   for (const f of fields) {
-    out.set(f, at);
+    // A loop, not out.set(): the fields are a few bytes, and set() is a builtin call each.
+    for (let i = 0; i < f.length; i++) out[at + i] = f[i];
     at += padded(f.length);
   }
   return out;

@@ -5,7 +5,7 @@
  * reset at once; both refusals are logged.
  */
 import net from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import pino from 'pino';
 import { Relay, type RelayOptions } from '../../src/proxy/relay';
 import { afterRequest, closedPort, fakeProxy, type FakeProxy } from './servers';
@@ -19,7 +19,7 @@ function echoProxy(): Promise<FakeProxy> {
 }
 
 /** A relay in front of `proxy` for every source, and the messages it logged. */
-async function startRelay(t: Tap.Test, proxy: FakeProxy, extra: Partial<RelayOptions>) {
+async function startRelay(t: Test, proxy: FakeProxy, extra: Partial<RelayOptions>) {
   const lines: { msg: string; [key: string]: unknown }[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
   const port = await closedPort();
