@@ -199,6 +199,11 @@ export class KernelEnforcer implements Enforcer {
       batch.done = this.exclusive(async () => {
         if (this.sweepQueued === batch) this.sweepQueued = null;
         await this.endDisallowed(batch.changes);
+        // A deleted workspace needs no latest state once its own sweep has run.
+        for (const { prev, next } of batch.changes) {
+          const id = (next ?? prev)!.id;
+          if (this.current.get(id) === null) this.current.delete(id);
+        }
       });
       this.sweepQueued = batch;
     }
