@@ -60,13 +60,14 @@ export class Relay {
   /** connections accepted and not yet closed, tunnelled or not */
   private open = 0;
   private listening = 0;
-  private readonly refusals = new RefusalLog();
+  private readonly refusals: RefusalLog;
 
   constructor(private readonly o: RelayOptions) {
+    this.refusals = new RefusalLog(o.log, () => this.open);
     const options = { allowHalfOpen: true, pauseOnConnect: true, noDelay: true };
     this.server = net.createServer(options, (socket) => {
       if (this.open >= (this.o.maxConnections ?? Infinity)) {
-        this.refusals.note(this.o.log, this.open);
+        this.refusals.note();
         return reset(socket);
       }
       this.open++;
@@ -245,19 +246,28 @@ function pump(from: net.Socket, to: net.Socket): void {
 
 /**
  * The log of connections refused at the limit: the first at once, then at most one line a
- * second with how many were refused meanwhile, so that a flood does not flood the log too.
+ * second with how many were refused since, so that a flood does not flood the log too.
  */
 class RefusalLog {
   private last = 0;
   private since = 0;
+  private timer: NodeJS.Timeout | null = null;
 
-  note(log: Logger, open: number): void {
+  constructor(private readonly log: Logger, private readonly open: () => number) {}
+
+  note(): void {
     this.since++;
-    const now = Date.now();
-    if (now - this.last < 1000) return;
-    log.info({ open, refused: this.since }, 'relay refused: connection limit');
-    this.last = now;
+    if (this.timer) return;
+    const wait = this.last + 1000 - Date.now();
+    if (wait <= 0) return this.flush();
+    this.timer = setTimeout(() => this.flush(), wait).unref();
+  }
+
+  private flush(): void {
+    this.log.info({ open: this.open(), refused: this.since }, 'relay refused: connection limit');
+    this.last = Date.now();
     this.since = 0;
+    this.timer = null;
   }
 }
 
