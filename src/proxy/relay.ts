@@ -2,7 +2,7 @@
  * The transparent relay of custom-mode workspaces. The kernel DNATs every allowed outbound
  * TCP connection of such a workspace to this server (src/compile/workspace.ts, `<id>_relay`);
  * the relay reads where the connection was going (SO_ORIGINAL_DST), opens a CONNECT tunnel
- * there through the workspace's own proxy, and pipes both ways with backpressure and
+ * there through the workspace's own proxy, and pumps both ways with back-pressure and
  * half-close. It fails closed: a connection it cannot tunnel is reset, never sent direct.
  *
  * Its own connections to proxies start on the host, so they pass the output hook, never
@@ -60,13 +60,14 @@ export class Relay {
   /** connections accepted and not yet closed, tunnelled or not */
   private open = 0;
   private listening = 0;
-  private readonly refusals = new RefusalLog();
+  private readonly refusals: RefusalLog;
 
   constructor(private readonly o: RelayOptions) {
+    this.refusals = new RefusalLog(o.log, () => this.open);
     const options = { allowHalfOpen: true, pauseOnConnect: true, noDelay: true };
     this.server = net.createServer(options, (socket) => {
       if (this.open >= (this.o.maxConnections ?? Infinity)) {
-        this.refusals.note(this.o.log, this.open);
+        this.refusals.note();
         return reset(socket);
       }
       this.open++;
@@ -206,9 +207,10 @@ export class Relay {
 
     // TODO(#8): each byte is copied in and out of Node here, with JavaScript per 64 KiB;
     // splice(2) in the addon would do neither (README, Performance: the relay).
-    c.client.pipe(upstream);
-    upstream.pipe(c.client);
+    pump(c.client, upstream);
+    pump(upstream, c.client);
     c.client.resume();
+    upstream.resume();
   }
 
   private track(c: RelayedConnection): void {
@@ -229,20 +231,43 @@ export class Relay {
 }
 
 /**
+ * One direction: what `from` sends is written to `to`, `from` paused while `to` buffers
+ * (back-pressure), and its end becomes `to`'s (half-close). What `Readable.pipe` does,
+ * with three listeners instead of its seven: this is paid twice per connection, and
+ * errors need no unpiping here, since any error resets both sockets.
+ */
+function pump(from: net.Socket, to: net.Socket): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.once('end', () => to.end());
+}
+
+/**
  * The log of connections refused at the limit: the first at once, then at most one line a
- * second with how many were refused meanwhile, so that a flood does not flood the log too.
+ * second with how many were refused since, so that a flood does not flood the log too.
  */
 class RefusalLog {
   private last = 0;
   private since = 0;
+  private timer: NodeJS.Timeout | null = null;
 
-  note(log: Logger, open: number): void {
+  constructor(private readonly log: Logger, private readonly open: () => number) {}
+
+  note(): void {
     this.since++;
-    const now = Date.now();
-    if (now - this.last < 1000) return;
-    log.info({ open, refused: this.since }, 'relay refused: connection limit');
-    this.last = now;
+    if (this.timer) return;
+    const wait = this.last + 1000 - Date.now();
+    if (wait <= 0) return this.flush();
+    this.timer = setTimeout(() => this.flush(), wait).unref();
+  }
+
+  private flush(): void {
+    this.log.info({ open: this.open(), refused: this.since }, 'relay refused: connection limit');
+    this.last = Date.now();
     this.since = 0;
+    this.timer = null;
   }
 }
 

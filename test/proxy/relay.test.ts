@@ -98,6 +98,12 @@ t.test('past the connection limit a new connection is reset, and logged', async 
   t.equal(relay.count(), 1, 'the first still open');
   t.match(lines, [{ msg: 'relay refused: connection limit', open: 1, refused: 1 }]);
 
+  // Refusals within the next second are counted into one line, written when it ends.
+  for (let i = 0; i < 3; i++) await ending(net.connect({ host: '127.0.0.1', port }));
+  t.equal(lines.length, 1, 'nothing more at once');
+  await new Promise((r) => setTimeout(r, 1100));
+  t.match(lines, [{}, { msg: 'relay refused: connection limit', refused: 3 }]);
+
   // Once the first closes, its place is free again.
   first.destroy();
   await new Promise((r) => setTimeout(r, 100));
