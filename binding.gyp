@@ -17,6 +17,7 @@
         "native/rule.cc",
         "native/verdict.cc",
         "native/readback.cc",
+        "native/keys.cc",
         "native/conntrack.cc",
         "native/monitor.cc",
         "native/notify.cc",

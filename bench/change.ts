@@ -25,9 +25,20 @@ import { median, percentile } from './stats';
 /** The port a change adds and removes again. */
 const CHANGE_PORT = 8443;
 
-/** Medians over rounds of one size's per-round percentiles, in ms. */
+/**
+ * Medians over rounds of one size's per-round percentiles, in ms. Adding the port only
+ * widens the policy (the daemon ends nothing, so it does not list conntrack); removing it
+ * narrows it (the daemon lists conntrack to end what the port carried).
+ */
 export interface ChangeRow {
   workspaces: number;
+  /** PATCHes adding the port */
+  widenP50: number;
+  widenP99: number;
+  /** PATCHes removing it */
+  narrowP50: number;
+  narrowP99: number;
+  /** every PATCH, both kinds */
   oursP50: number;
   oursP99: number;
   nftP50: number;
@@ -113,7 +124,10 @@ export class FleetDaemon {
     };
   }
 
-  /** `count` changes of workspace 0, alternately adding and removing a port; their times. */
+  /**
+   * `count` changes of workspace 0, alternately adding (even indexes: widening) and
+   * removing (odd: narrowing) a port; their times.
+   */
   async changes(count: number): Promise<number[]> {
     const times: number[] = [];
     for (let k = 0; k < count; k++) {
@@ -181,21 +195,28 @@ export class NftPeer {
 /** Rounds of changes on both sides at the daemon's current size; the row of medians. */
 export async function measureChanges(d: FleetDaemon, peer: NftPeer, rounds: number,
   ours: number, theirs: number, log: (line: string) => void): Promise<ChangeRow> {
-  const o = { p50: [] as number[], p99: [] as number[] };
+  const all = { p50: [] as number[], p99: [] as number[] };
+  const widen = { p50: [] as number[], p99: [] as number[] };
+  const narrow = { p50: [] as number[], p99: [] as number[] };
   const t = { p50: [] as number[], p99: [] as number[] };
+  const note = (into: typeof t, times: number[]) =>
+    (into.p50.push(percentile(times, 50)), into.p99.push(percentile(times, 99)));
   await d.changes(20); // warm-up: the first requests compile the daemon's hot paths
   for (let r = 0; r < rounds; r++) {
     const a = await d.changes(ours);
     const b = await peer.changes(theirs);
-    o.p50.push(percentile(a, 50)), o.p99.push(percentile(a, 99));
-    t.p50.push(percentile(b, 50)), t.p99.push(percentile(b, 99));
-    log(`change: ${d.registered} workspaces, round ${r + 1}: ours p50 ` +
-      `${o.p50.at(-1)!.toFixed(2)} p99 ${o.p99.at(-1)!.toFixed(2)} ms; nft p50 ` +
+    note(all, a), note(t, b);
+    note(widen, a.filter((_, k) => k % 2 === 0)), note(narrow, a.filter((_, k) => k % 2 === 1));
+    log(`change: ${d.registered} workspaces, round ${r + 1}: widening p50 ` +
+      `${widen.p50.at(-1)!.toFixed(2)} p99 ${widen.p99.at(-1)!.toFixed(2)} ms; narrowing p50 ` +
+      `${narrow.p50.at(-1)!.toFixed(2)} p99 ${narrow.p99.at(-1)!.toFixed(2)} ms; nft p50 ` +
       `${t.p50.at(-1)!.toFixed(2)} p99 ${t.p99.at(-1)!.toFixed(2)} ms`);
   }
   return {
     workspaces: d.registered,
-    oursP50: median(o.p50), oursP99: median(o.p99),
+    widenP50: median(widen.p50), widenP99: median(widen.p99),
+    narrowP50: median(narrow.p50), narrowP99: median(narrow.p99),
+    oursP50: median(all.p50), oursP99: median(all.p99),
     nftP50: median(t.p50), nftP99: median(t.p99),
   };
 }

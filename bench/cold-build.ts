@@ -162,7 +162,7 @@ async function timeOurs(ws: ReadonlyMap<string, Workspace>) {
 }
 
 /** `nft -f FILE` in a fresh namespace, process start to exit. */
-async function timeNft(file: string): Promise<number> {
+export async function timeNft(file: string): Promise<number> {
   const ns = await scratch('cold');
   try {
     const argv = inNetns(ns, ['nft', '-f', file]);

@@ -3,7 +3,7 @@
  * Runs each benchmark in network namespaces it creates and deletes, then writes
  * bench/results.md, bench/results.json and the charts. Options:
  *   --runs N          runs per figure (default 5)
- *   --only a,b        cold, change (with the API), packets, relay (default: all)
+ *   --only a,b        cold, change (with the API), packets, relay, durability (default: all)
  *   --quick           small sizes and 2 runs: a check that everything works, not figures
  *   --profile FILE    run the daemon of benchmarks 2 and 5 under the CPU profiler
  *   --out DIR         where to write (default: the bench folder of the repository)
@@ -19,6 +19,7 @@ import { anatomy } from './anatomy';
 import { apiRates, type ApiRow } from './api';
 import { FleetDaemon, measureChanges, NftPeer } from './change';
 import { coldBuild } from './cold-build';
+import { durability } from './durability';
 import { describeMachine } from './machine';
 import { packets } from './packets';
 import { relayBench } from './relay';
@@ -26,7 +27,7 @@ import { writeReport } from './report';
 import type { Results } from './results';
 import { median, percentile } from './stats';
 
-const ALL = ['cold', 'change', 'packets', 'relay'];
+const ALL = ['cold', 'change', 'packets', 'relay', 'durability'];
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -101,6 +102,9 @@ async function main(): Promise<void> {
     results.relay = hasHaproxy()
       ? { rows: await relayBench(runs, quick ? 1 : 2, log) }
       : { skipped: 'haproxy is not installed (bench/run installs it)' };
+  });
+  await step('durability', async () => {
+    results.durability = await durability(sizes, quick ? runs : Math.min(runs, 3), log);
   });
   log(`wrote ${join(values.out, 'results.md')} in ${Math.round(results.seconds)} s`);
   if (results.failed.length > 0) process.exitCode = 1;

@@ -67,6 +67,13 @@ export async function relayBench(rounds: number, seconds: number,
         pid: haproxy.pid ?? null,
         to: (port: number) => [HAPROXY.addr, String(HAPROXY.port), target(port)] as const },
     ];
+    // A daemon in service has long compiled its hot paths; this one has just started, and
+    // V8's optimizing compiler took a sixth of its CPU in the first seconds of connections
+    // (perf, on the daemon). A second of each test first, not counted, for every path alike.
+    for (const p of paths) {
+      await measure(p.ns, crrArgv(crr, 'client', p.to(CRR_PORT), 1), 1);
+      await measure(p.ns, crrArgv(crr, 'stream', p.to(SINK_PORT), 1), 1);
+    }
     const samples = paths.map(() => ({ cps: [] as number[], gbps: [] as number[],
       cpu: [] as number[] }));
     for (let r = 0; r < rounds; r++) {

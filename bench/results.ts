@@ -3,6 +3,7 @@ import type { AnatomyRow } from './anatomy';
 import type { ApiRow } from './api';
 import type { ChangeRow, RegisterBand } from './change';
 import type { ColdRow } from './cold-build';
+import type { DurabilityRow } from './durability';
 import type { Machine } from './machine';
 import type { PacketRow } from './packets';
 import type { RelayRow } from './relay';
@@ -30,6 +31,7 @@ export interface Results {
   api?: { rows: ApiRow[]; rssEmptyKiB: number; rssFleetKiB: number; workspaces: number };
   packets?: PacketRow[];
   relay: Skipped | { rows: RelayRow[] };
+  durability?: DurabilityRow[];
   /** benchmarks that failed, with the first line of their error */
   failed: string[];
   /** when each benchmark ran and the 1-minute load average before and after it */

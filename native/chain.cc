@@ -5,6 +5,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include "keys.h"
 #include "owned.h"
 
 namespace nftnapi {
@@ -100,7 +101,7 @@ bool EncodeChainOp(const OpContext& ctx) {
 
 Napi::Object DecodeChain(Napi::Env env, const struct nftnl_chain* chain) {
   Napi::Object out = Napi::Object::New(env);
-  out.Set("name", nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME));
+  Put(out, "name", nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME));
   if (!nftnl_chain_is_set(chain, NFTNL_CHAIN_HOOKNUM)) {
     return out;
   }
@@ -115,12 +116,12 @@ Napi::Object DecodeChain(Napi::Env env, const struct nftnl_chain* chain) {
                         : NF_ACCEPT;
   const char* policyName = NameOf(kPolicies, Count(kPolicies), policy);
 
-  base.Set("type", type != nullptr ? type : "");
-  base.Set("hook", hookName != nullptr ? Napi::Value(Napi::String::New(env, hookName))
+  Put(base, "type", type != nullptr ? type : "");
+  Put(base, "hook", hookName != nullptr ? Napi::Value(Napi::String::New(env, hookName))
                                        : Napi::Value(Napi::Number::New(env, hook)));
-  base.Set("priority", nftnl_chain_get_s32(chain, NFTNL_CHAIN_PRIO));
-  base.Set("policy", policyName != nullptr ? policyName : "accept");
-  out.Set("base", base);
+  Put(base, "priority", nftnl_chain_get_s32(chain, NFTNL_CHAIN_PRIO));
+  Put(base, "policy", policyName != nullptr ? policyName : "accept");
+  Put(out, "base", base);
   return out;
 }
 

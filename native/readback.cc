@@ -13,6 +13,7 @@
 
 #include "chain.h"
 #include "element.h"
+#include "keys.h"
 #include "owned.h"
 #include "rule.h"
 #include "set.h"
@@ -154,18 +155,29 @@ bool DumpTable(Netlink* nl, uint16_t family, const std::string& table, Dump* dum
              error);
 }
 
-// Adds the decoded elements of set to array.
+// The decoded elements of set, their bytes in one ArrayBuffer.
 Napi::Array DecodeElements(Napi::Env env, struct nftnl_set* set) {
+  size_t total = 0;
+  nftnl_set_elem_foreach(
+      set,
+      [](struct nftnl_set_elem* e, void* data) {
+        *static_cast<size_t*>(data) += ElementBytes(e);
+        return 0;
+      },
+      &total);
+
   struct Ctx {
     Napi::Env env;
     Napi::Array array;
+    Napi::ArrayBuffer arena;
+    size_t used;
     uint32_t count;
-  } ctx{env, Napi::Array::New(env), 0};
+  } ctx{env, Napi::Array::New(env), Napi::ArrayBuffer::New(env, total), 0, 0};
   nftnl_set_elem_foreach(
       set,
       [](struct nftnl_set_elem* e, void* data) {
         auto* c = static_cast<Ctx*>(data);
-        c->array.Set(c->count++, DecodeElement(c->env, e));
+        c->array.Set(c->count++, DecodeElement(c->env, e, c->arena, &c->used));
         return 0;
       },
       &ctx);
@@ -221,6 +233,7 @@ class ListWorker : public Napi::AsyncWorker {
  private:
   // The TableState: chains in kernel order with their rules, sets with elements.
   Napi::Object Build(Napi::Env env) {
+    KeyScope keys;
     Napi::Object out = Napi::Object::New(env);
     out.Set("family", familyName_);
     out.Set("name", table_);

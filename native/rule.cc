@@ -4,6 +4,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "expr/expr.h"
+#include "keys.h"
 #include "owned.h"
 
 namespace nftnapi {
@@ -87,11 +88,11 @@ Napi::Object DecodeRule(Napi::Env env, const struct nftnl_rule* rule) {
     const ExprCodec* codec = FindCodec(name);
 
     Napi::Object out = Napi::Object::New(env);
-    out.Set("type", name);
+    Put(out, "type", name);
     if (codec == nullptr || !codec->decode(env, e, out)) {
       out = Napi::Object::New(env);
-      out.Set("type", name);
-      out.Set("unknown", true);
+      Put(out, "type", name);
+      Put(out, "unknown", true);
     }
     exprs.Set(i++, out);
   }
@@ -100,8 +101,8 @@ Napi::Object DecodeRule(Napi::Env env, const struct nftnl_rule* rule) {
   }
 
   Napi::Object out = Napi::Object::New(env);
-  out.Set("handle", static_cast<double>(nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE)));
-  out.Set("exprs", exprs);
+  Put(out, "handle", static_cast<double>(nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE)));
+  Put(out, "exprs", exprs);
   return out;
 }
 

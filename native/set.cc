@@ -8,6 +8,7 @@
 #include <libnftnl/udata.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include "keys.h"
 #include "owned.h"
 
 namespace nftnapi {
@@ -190,9 +191,9 @@ bool EncodeSetOp(const OpContext& ctx) {
 Napi::Object DecodeSetSpec(Napi::Env env, const struct nftnl_set* set) {
   Napi::Object spec = Napi::Object::New(env);
   uint32_t flags = nftnl_set_get_u32(set, NFTNL_SET_FLAGS);
-  spec.Set("name", nftnl_set_get_str(set, NFTNL_SET_NAME));
-  spec.Set("keyType", nftnl_set_get_u32(set, NFTNL_SET_KEY_TYPE));
-  spec.Set("keyLen", nftnl_set_get_u32(set, NFTNL_SET_KEY_LEN));
+  Put(spec, "name", nftnl_set_get_str(set, NFTNL_SET_NAME));
+  Put(spec, "keyType", nftnl_set_get_u32(set, NFTNL_SET_KEY_TYPE));
+  Put(spec, "keyLen", nftnl_set_get_u32(set, NFTNL_SET_KEY_LEN));
 
   // The kernel reports NFTA_SET_DESC_CONCAT only for two fields or more.
   if (nftnl_set_is_set(set, NFTNL_SET_DESC_CONCAT)) {
@@ -203,32 +204,32 @@ Napi::Object DecodeSetSpec(Napi::Env env, const struct nftnl_set* set) {
     for (uint32_t i = 0; i < count; i++) {
       fields.Set(i, lengths[i]);
     }
-    spec.Set("fields", fields);
+    Put(spec, "fields", fields);
   }
 
   // Optional flags appear only when on, as a spec written by hand would have them.
   if (flags & NFT_SET_INTERVAL) {
-    spec.Set("interval", true);
+    Put(spec, "interval", true);
   }
   if (flags & NFT_SET_CONSTANT) {
-    spec.Set("constant", true);
+    Put(spec, "constant", true);
   }
   if (flags & NFT_SET_TIMEOUT) {
-    spec.Set("timeout", true);
+    Put(spec, "timeout", true);
   }
   uint32_t order = Byteorder(set, NFTNL_UDATA_SET_KEYBYTEORDER);
   if (order == 1 || order == 2) {
-    spec.Set("keyByteorder", order == 1 ? "host" : "big");
+    Put(spec, "keyByteorder", order == 1 ? "host" : "big");
   }
   order = Byteorder(set, NFTNL_UDATA_SET_DATABYTEORDER);
   if (order == 1 || order == 2) {
-    spec.Set("dataByteorder", order == 1 ? "host" : "big");
+    Put(spec, "dataByteorder", order == 1 ? "host" : "big");
   }
   if (flags & NFT_SET_MAP) {
     uint32_t dataType = nftnl_set_get_u32(set, NFTNL_SET_DATA_TYPE);
-    spec.Set("dataType", dataType);
+    Put(spec, "dataType", dataType);
     if (dataType != NFT_DATA_VERDICT) {
-      spec.Set("dataLen", nftnl_set_get_u32(set, NFTNL_SET_DATA_LEN));
+      Put(spec, "dataLen", nftnl_set_get_u32(set, NFTNL_SET_DATA_LEN));
     }
   }
   return spec;

@@ -57,11 +57,16 @@ bool EncodeTableOp(const OpContext& ctx) {
   nftnl_table_set_u32(table.get(), NFTNL_TABLE_FAMILY, ctx.family);
 
   // NLM_F_CREATE without NLM_F_EXCL: adding an existing table is not an error, as
-  // with `nft add table`; the flags of the existing table are updated.
+  // with `nft add table`; given flags replace the existing table's. Without flags no
+  // NFTA_TABLE_FLAGS is sent and an existing table is left as it is (nf_tables_updtable),
+  // which the kernel allows on an orphaned persist table and refuses (EPERM) on one
+  // another socket owns: a cheap "may I replace it" at the head of a batch.
   uint16_t type = NFT_MSG_DELTABLE;
   uint16_t nlflags = 0;
   if (ctx.verb == Verb::kAdd) {
-    nftnl_table_set_u32(table.get(), NFTNL_TABLE_FLAGS, flags);
+    if (ctx.op.Has("flags")) {
+      nftnl_table_set_u32(table.get(), NFTNL_TABLE_FLAGS, flags);
+    }
     type = NFT_MSG_NEWTABLE;
     nlflags = NLM_F_CREATE;
   }

@@ -33,6 +33,10 @@ export interface Config {
   workspace_network: string;
   runtime_api_port: number;
   relay_port: number;
+  /** a relayed connection silent both ways this long is reset; 0: never */
+  relay_idle_timeout_s: number;
+  /** relayed connections open at once, all workspaces together; past it new ones are reset */
+  relay_max_connections: number;
   preflight: { target: string; timeout_ms: number };
   /** the workspaces' DNS (README: Egress by hostname) */
   dns: DnsConfig;
@@ -72,6 +76,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   workspace_network: '10.0.0.0/8',
   runtime_api_port: 9990,
   relay_port: 15001,
+  relay_idle_timeout_s: 3600,
+  relay_max_connections: 4096,
   preflight: { target: 'oblien.com:443', timeout_ms: 5000 },
   dns: { upstream: null, grace_s: 60, timeout_ms: 2000 },
   zones: [],
@@ -121,6 +127,8 @@ const schema = z
       .default(DEFAULT_CONFIG.workspace_network),
     runtime_api_port: port.default(DEFAULT_CONFIG.runtime_api_port),
     relay_port: port.default(DEFAULT_CONFIG.relay_port),
+    relay_idle_timeout_s: integer(0, 604800).default(DEFAULT_CONFIG.relay_idle_timeout_s),
+    relay_max_connections: integer(1, 1000000).default(DEFAULT_CONFIG.relay_max_connections),
     preflight: z
       .object(
         {

@@ -1,8 +1,10 @@
 /**
- * The daemon's logger: pino JSON lines on stdout for journald. Secrets never reach a line:
+ * The daemon's logger: pino JSON lines on stdout for journald, each marked with its
+ * priority when stdout is the journal (src/systemd/journal.ts). Secrets never reach a line:
  * every field that can carry a proxy password or an authorization header is redacted.
  */
 import pino, { Logger } from 'pino';
+import { isJournalStream, journalDestination } from './systemd/journal';
 
 /** Paths pino censors wherever they appear in a logged object. */
 export const REDACT = [
@@ -24,5 +26,5 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): L
     base: { service: 'workspace-netd' },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  }, isJournalStream(1) ? journalDestination() : undefined);
 }

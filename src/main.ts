@@ -17,6 +17,7 @@ import { StoredSecrets } from './state/secrets';
 import { DriftMonitor } from './enforce/drift';
 import { NftMonitor } from './nft/monitor';
 import { announceReady, announceStopping } from './systemd/ready';
+import { errorLine } from './systemd/journal';
 import { createProxies } from './proxy/start';
 import { RouteSocket } from './route/socket';
 import { OutboundRouter } from './outbound/router';
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   try {
     config = readConfig();
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
+    process.stderr.write(errorLine((err as Error).message));
     process.exit(2);
   }
   const log = createLogger(config.log_level);
@@ -112,6 +113,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`workspace-netd: ${(err as Error).message}\n`);
+  process.stderr.write(errorLine(`workspace-netd: ${(err as Error).message}`));
   process.exit(1);
 });

@@ -31,11 +31,11 @@ bool Decode(Napi::Env env, const struct nftnl_expr* expr, Napi::Object out) {
     return false;
   }
 
-  out.Set("sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_BITWISE_SREG));
-  out.Set("dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_BITWISE_DREG));
-  out.Set("len", nftnl_expr_get_u32(expr, NFTNL_EXPR_BITWISE_LEN));
-  out.Set("mask", GetBytes(env, expr, NFTNL_EXPR_BITWISE_MASK));
-  out.Set("xor", GetBytes(env, expr, NFTNL_EXPR_BITWISE_XOR));
+  Put(out, "sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_BITWISE_SREG));
+  Put(out, "dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_BITWISE_DREG));
+  Put(out, "len", nftnl_expr_get_u32(expr, NFTNL_EXPR_BITWISE_LEN));
+  Put(out, "mask", GetBytes(env, expr, NFTNL_EXPR_BITWISE_MASK));
+  Put(out, "xor", GetBytes(env, expr, NFTNL_EXPR_BITWISE_XOR));
   return true;
 }
 

@@ -28,9 +28,9 @@ bool Decode(Napi::Env env, const struct nftnl_expr* expr, Napi::Object out) {
   if (op == nullptr) {
     return false;
   }
-  out.Set("sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_CMP_SREG));
-  out.Set("op", op);
-  out.Set("data", GetBytes(env, expr, NFTNL_EXPR_CMP_DATA));
+  Put(out, "sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_CMP_SREG));
+  Put(out, "op", op);
+  Put(out, "data", GetBytes(env, expr, NFTNL_EXPR_CMP_DATA));
   return true;
 }
 

@@ -31,8 +31,8 @@ bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
       !nftnl_expr_is_set(expr, NFTNL_EXPR_CT_DREG)) {
     return false;
   }
-  out.Set("key", key);
-  out.Set("dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_CT_DREG));
+  Put(out, "key", key);
+  Put(out, "dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_CT_DREG));
   return true;
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "input.h"
+#include "keys.h"
 
 namespace nftnapi {
 

@@ -34,9 +34,9 @@ bool Encode(const Input& in, struct nftnl_expr* expr) {
 
 bool Decode(Napi::Env env, const struct nftnl_expr* expr, Napi::Object out) {
   uint32_t dreg = nftnl_expr_get_u32(expr, NFTNL_EXPR_IMM_DREG);
-  out.Set("dreg", dreg);
+  Put(out, "dreg", dreg);
   if (!nftnl_expr_is_set(expr, NFTNL_EXPR_IMM_VERDICT)) {
-    out.Set("data", GetBytes(env, expr, NFTNL_EXPR_IMM_DATA));
+    Put(out, "data", GetBytes(env, expr, NFTNL_EXPR_IMM_DATA));
     return true;
   }
 
@@ -48,7 +48,7 @@ bool Decode(Napi::Env env, const struct nftnl_expr* expr, Napi::Object out) {
   if (verdict.IsEmpty()) {
     return false;
   }
-  out.Set("verdict", verdict);
+  Put(out, "verdict", verdict);
   return true;
 }
 

@@ -39,14 +39,14 @@ bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
     return false;  // an anonymous set bound by id: the daemon names all its sets
   }
 
-  out.Set("sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_SREG));
-  out.Set("set", set);
+  Put(out, "sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_SREG));
+  Put(out, "set", set);
   if (nftnl_expr_is_set(expr, NFTNL_EXPR_LOOKUP_DREG)) {
-    out.Set("dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_DREG));
+    Put(out, "dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_DREG));
   }
   if (nftnl_expr_is_set(expr, NFTNL_EXPR_LOOKUP_FLAGS) &&
       (nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV)) {
-    out.Set("invert", true);
+    Put(out, "invert", true);
   }
   return true;
 }

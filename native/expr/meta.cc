@@ -35,15 +35,15 @@ bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
   if (key == nullptr) {
     return false;
   }
-  out.Set("key", key);
+  Put(out, "key", key);
   if (nftnl_expr_is_set(expr, NFTNL_EXPR_META_SREG)) {
-    out.Set("sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_META_SREG));
+    Put(out, "sreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_META_SREG));
     return true;
   }
   if (!nftnl_expr_is_set(expr, NFTNL_EXPR_META_DREG)) {
     return false;
   }
-  out.Set("dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_META_DREG));
+  Put(out, "dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_META_DREG));
   return true;
 }
 

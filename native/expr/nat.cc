@@ -44,11 +44,11 @@ bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
     return false;
   }
 
-  out.Set("nat", type);
-  out.Set("family", "ip");
-  out.Set("addrReg", nftnl_expr_get_u32(expr, NFTNL_EXPR_NAT_REG_ADDR_MIN));
+  Put(out, "nat", type);
+  Put(out, "family", "ip");
+  Put(out, "addrReg", nftnl_expr_get_u32(expr, NFTNL_EXPR_NAT_REG_ADDR_MIN));
   if (nftnl_expr_is_set(expr, NFTNL_EXPR_NAT_REG_PROTO_MIN)) {
-    out.Set("protoReg", nftnl_expr_get_u32(expr, NFTNL_EXPR_NAT_REG_PROTO_MIN));
+    Put(out, "protoReg", nftnl_expr_get_u32(expr, NFTNL_EXPR_NAT_REG_PROTO_MIN));
   }
   return true;
 }

@@ -45,10 +45,10 @@ bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
     return false;
   }
 
-  out.Set("base", baseName);
-  out.Set("offset", nftnl_expr_get_u32(expr, NFTNL_EXPR_PAYLOAD_OFFSET));
-  out.Set("len", nftnl_expr_get_u32(expr, NFTNL_EXPR_PAYLOAD_LEN));
-  out.Set("dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_PAYLOAD_DREG));
+  Put(out, "base", baseName);
+  Put(out, "offset", nftnl_expr_get_u32(expr, NFTNL_EXPR_PAYLOAD_OFFSET));
+  Put(out, "len", nftnl_expr_get_u32(expr, NFTNL_EXPR_PAYLOAD_LEN));
+  Put(out, "dreg", nftnl_expr_get_u32(expr, NFTNL_EXPR_PAYLOAD_DREG));
   return true;
 }
 

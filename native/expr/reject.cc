@@ -47,7 +47,7 @@ bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
   if (kindName == nullptr) {
     return false;
   }
-  out.Set("kind", kindName);
+  Put(out, "kind", kindName);
   if (kind != NFT_REJECT_ICMPX_UNREACH) {
     return true;
   }
@@ -57,7 +57,7 @@ bool Decode(Napi::Env, const struct nftnl_expr* expr, Napi::Object out) {
   if (code == nullptr) {
     return false;
   }
-  out.Set("code", code);
+  Put(out, "code", code);
   return true;
 }
 

@@ -122,12 +122,18 @@ export class DnsService {
   }
 
   private async update(changes: readonly WorkspaceChange[]): Promise<void> {
+    let changed = false;
     for (const { prev, next } of changes) {
       const id = (next ?? prev)!.id;
       const view = next ? dnsWorkspace(next) : null;
+      if (sameView(this.workspaces.get(id) ?? null, view)) continue;
+      changed = true;
       if (view) this.workspaces.set(id, view);
       else this.workspaces.delete(id);
     }
+    // Most changes (ports, links, public access) leave every DNS view as it was; the steps
+    // below walk every workspace, which a PATCH at thousands of workspaces would feel.
+    if (!changed) return;
     this.byIp = new Map([...this.workspaces.values()].map((w) => [w.ip, w]));
     this.aliases.retain(this.workspaces);
     this.refresher.follow(new Set([...this.workspaces.values()].flatMap((w) => [...w.names])));
@@ -230,4 +236,11 @@ export class DnsService {
       }
     }
   }
+}
+
+/** True when two DNS views (or absences) answer, learn and listen alike. */
+function sameView(a: DnsWorkspace | null, b: DnsWorkspace | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.id === b.id && a.ip === b.ip && a.gateway === b.gateway && a.tap === b.tap &&
+    a.mode === b.mode && a.names.size === b.names.size && [...a.names].every((n) => b.names.has(n));
 }

@@ -5,6 +5,7 @@
  */
 import { canonicalReg } from '../nft/addon';
 import type { BaseChain, Element, Expr, Op, SetSpec, TableState } from '../nft/types';
+import { ElementIndex } from './element-index';
 
 /** How many differences a report names before it only counts the rest. */
 const REPORT_LIMIT = 20;
@@ -54,8 +55,11 @@ export function expectedTable(ops: readonly Op[]): TableState {
     } else if (op.kind === 'elements') {
       const held = elements.get(op.set)!;
       // Deleted then set: an element added again moves to the end, as it would in a list.
-      for (const e of op.elements) held.delete(hex(e.key));
-      if (op.op !== 'delete') for (const e of op.elements) held.set(hex(e.key), e);
+      for (const e of op.elements) {
+        const k = bytesKey(e.key);
+        held.delete(k);
+        if (op.op !== 'delete') held.set(k, e);
+      }
     } else {
       chains.get(op.chain)!.rules.push({ handle: 0, exprs: op.exprs });
     }
@@ -66,40 +70,71 @@ export function expectedTable(ops: readonly Op[]): TableState {
 }
 
 /**
+ * The expected table with what the comparison looks up already keyed: each chain's rule
+ * keys and each set's element keys. Keying is most of an audit's work on the expected
+ * side, so the enforcer keeps one between audits until it applies a change.
+ */
+export interface KeyedTable {
+  state: TableState;
+  /** chain name: its rules' keys, in order */
+  rules: Map<string, string[]>;
+  /** set name: its elements (none for a timeout set, whose elements do not count) */
+  elements: Map<string, ElementIndex>;
+}
+
+/** `state` keyed for tableDifferences. */
+export function keyed(state: TableState): KeyedTable {
+  const rules = new Map(state.chains.map((c) => [c.name, c.rules.map((r) => ruleKey(r.exprs))]));
+  const elements = new Map<string, ElementIndex>();
+  for (const set of state.sets) {
+    elements.set(set.spec.name, new ElementIndex(set.spec.timeout ? [] : set.elements));
+  }
+  return { state, rules, elements };
+}
+
+/**
  * What the kernel's table lacks or has beyond the expected one, in words for the log
  * ("chain forward: rules differ"); empty when they match. Rule handles, element order,
  * register aliases (canonicalReg) and the elements of timeout sets do not count.
  */
-export function tableDifferences(expected: TableState, actual: TableState | null): string[] {
-  if (actual === null) return [`table ${expected.family} ${expected.name} is missing`];
+export function tableDifferences(
+  expected: TableState | KeyedTable,
+  actual: TableState | null,
+): string[] {
+  const want = 'rules' in expected && expected.rules instanceof Map
+    ? (expected as KeyedTable)
+    : keyed(expected as TableState);
+  const { family, name, flags } = want.state;
+  if (actual === null) return [`table ${family} ${name} is missing`];
   const out: string[] = [];
-  if (canon(expected.flags) !== canon(actual.flags)) {
-    out.push(`table flags are ${canon(actual.flags)}, expected ${canon(expected.flags)}`);
+  if (canon(flags) !== canon(actual.flags)) {
+    out.push(`table flags are ${canon(actual.flags)}, expected ${canon(flags)}`);
   }
 
   const chains = new Map(actual.chains.map((c) => [c.name, c]));
-  for (const want of expected.chains) {
-    const have = chains.get(want.name);
-    chains.delete(want.name);
-    if (!have) out.push(`chain ${want.name} is missing`);
-    else if (baseKey(want.base) !== baseKey(have.base)) out.push(`chain ${want.name}: hook`);
-    else if (!sameRules(want.rules, have.rules)) {
-      out.push(`chain ${want.name}: rules differ (${have.rules.length}, expected ` +
-        `${want.rules.length})`);
+  for (const chain of want.state.chains) {
+    const have = chains.get(chain.name);
+    chains.delete(chain.name);
+    const rules = want.rules.get(chain.name)!;
+    if (!have) out.push(`chain ${chain.name} is missing`);
+    else if (baseKey(chain.base) !== baseKey(have.base)) out.push(`chain ${chain.name}: hook`);
+    else if (!sameRules(rules, have.rules)) {
+      out.push(`chain ${chain.name}: rules differ (${have.rules.length}, expected ` +
+        `${rules.length})`);
     }
   }
   for (const name of chains.keys()) out.push(`chain ${name} is not the daemon's`);
 
   const sets = new Map(actual.sets.map((s) => [s.spec.name, s]));
-  for (const want of expected.sets) {
-    const have = sets.get(want.spec.name);
-    sets.delete(want.spec.name);
-    if (!have) out.push(`set ${want.spec.name} is missing`);
-    else if (specKey(want.spec) !== specKey(have.spec)) out.push(`set ${want.spec.name}: type`);
-    else if (!want.spec.timeout) {
+  for (const { spec } of want.state.sets) {
+    const have = sets.get(spec.name);
+    sets.delete(spec.name);
+    if (!have) out.push(`set ${spec.name} is missing`);
+    else if (specKey(spec) !== specKey(have.spec)) out.push(`set ${spec.name}: type`);
+    else if (!spec.timeout) {
       // A timeout set is a cache filled at run time (learned DNS answers) that the kernel
       // empties by itself: its elements are not desired state, only its shape is.
-      out.push(...elementDifferences(want.spec.name, want.elements, have.elements));
+      out.push(...elementDifferences(spec.name, want.elements.get(spec.name)!, have.elements));
     }
   }
   for (const name of sets.keys()) out.push(`set ${name} is not the daemon's`);
@@ -113,18 +148,15 @@ export function summarize(differences: string[]): string[] {
   return [...differences.slice(0, REPORT_LIMIT), `and ${more} more`];
 }
 
-/** Elements the kernel lacks, and holds beyond the expected, by a sorted walk of both. */
-function elementDifferences(set: string, want: Element[], have: Element[]): string[] {
-  // Sorting by bytes allocates nothing per element: a set may hold 100,000s of them.
-  const a = [...want].sort(compareElements);
-  const b = [...have].sort(compareElements);
-  let [missing, extra, i, j] = [0, 0, 0, 0];
-  while (i < a.length || j < b.length) {
-    const order = i >= a.length ? 1 : j >= b.length ? -1 : compareElements(a[i], b[j]);
-    if (order === 0) (i++, j++);
-    else if (order < 0) (missing++, i++);
-    else (extra++, j++);
+/** Elements the kernel lacks, and holds beyond the expected. */
+function elementDifferences(set: string, want: ElementIndex, have: Element[]): string[] {
+  // A kernel set reports each element once, so what matched counts what is there of want.
+  let [matched, extra] = [0, 0];
+  for (const e of have) {
+    if (want.has(e)) matched++;
+    else extra++;
   }
+  const missing = want.size - matched;
 
   const out: string[] = [];
   if (missing > 0) out.push(`set ${set}: ${missing} element(s) missing`);
@@ -132,9 +164,10 @@ function elementDifferences(set: string, want: Element[], have: Element[]): stri
   return out;
 }
 
-function sameRules(want: { exprs: Expr[] }[], have: { exprs: Expr[] }[]): boolean {
+function sameRules(want: string[], have: { exprs: Expr[] }[]): boolean {
   if (want.length !== have.length) return false;
-  return want.every((rule, i) => ruleKey(rule.exprs) === ruleKey(have[i].exprs));
+  for (let i = 0; i < want.length; i++) if (want[i] !== ruleKey(have[i].exprs)) return false;
+  return true;
 }
 
 function ruleKey(exprs: Expr[]): string {
@@ -168,30 +201,14 @@ function specKey(spec: SetSpec): string {
   return canon(spec.dataType === NFT_DATA_VERDICT ? rest : { ...rest, dataLen });
 }
 
-/** A total order of elements by every field the kernel reports. */
-function compareElements(x: Element, y: Element): number {
-  const flags = (e: Element) => {
-    const read = e as Element & { intervalEnd?: boolean; unknown?: boolean };
-    return (read.intervalEnd ? 1 : 0) + (read.unknown ? 2 : 0);
-  };
-  return compareBytes(x.key, y.key) || compareBytes(x.keyEnd, y.keyEnd) ||
-    compareBytes(x.data, y.data) || compareVerdicts(x.verdict, y.verdict) ||
-    flags(x) - flags(y);
-}
-
-function compareBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): number {
-  if (a === b) return 0;
-  if (!a || !b) return a ? 1 : -1;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
-}
-
-function compareVerdicts(a: Element['verdict'], b: Element['verdict']): number {
-  if (a === b) return 0;
-  if (!a || !b) return a ? 1 : -1;
-  const chain = (v: NonNullable<Element['verdict']>) => ('chain' in v ? v.chain : '');
-  return a.kind.localeCompare(b.kind) || chain(a).localeCompare(chain(b));
+/**
+ * Bytes as a string to compare, one character a byte after one for the length (so that
+ * fields side by side cannot run into each other), without a Buffer per call.
+ */
+function bytesKey(bytes: Uint8Array): string {
+  let out = String.fromCharCode(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i]);
+  return out;
 }
 
 /**
@@ -199,7 +216,7 @@ function compareVerdicts(a: Element['verdict'], b: Element['verdict']): number {
  * and false fields alike (the kernel reports a flag only when it is on).
  */
 function canon(value: unknown): string {
-  if (value instanceof Uint8Array) return `x${hex(value)}`;
+  if (value instanceof Uint8Array) return `x${bytesKey(value)}`;
   if (Array.isArray(value)) return `[${value.map(canon).join(',')}]`;
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
 
@@ -210,8 +227,4 @@ function canon(value: unknown): string {
     if (field !== undefined && field !== false) out += `${key}:${canon(field)},`;
   }
   return `${out}}`;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

@@ -8,11 +8,11 @@ import type { Logger } from 'pino';
 import type { MonitorEvent } from '../nft/monitor';
 import { touches } from '../nft/monitor';
 import { FAMILY } from '../compile/layout';
-import type { AuditResult } from './kernel';
+import type { AuditResult, ReconcileHint } from './kernel';
 
 /** What the drift monitor needs of the enforcer. */
 export interface Reconciler {
-  reconcile(reason: string): Promise<AuditResult>;
+  reconcile(reason: string, hint?: ReconcileHint): Promise<AuditResult>;
   suspect(): void;
   /** the daemon's policy routes: compared and repaired (src/outbound/router.ts) */
   auditRoutes?(): Promise<string[]>;
@@ -44,7 +44,7 @@ const RETRY_MAX_MS = 5000;
 export const AUDIT_INTERVAL_MS = 10_000;
 /**
  * A periodic audit also waits this many times the last one's duration: it holds the main
- * thread while it runs (about 7 s at 5,000 workspaces, README: Performance), so it may take
+ * thread while it runs (about 6 s at 5,000 workspaces, README: Performance), so it may take
  * at most 2% of the daemon's time however large the table grows.
  */
 const AUDIT_COST_FACTOR = 50;
@@ -63,6 +63,8 @@ export class DriftMonitor {
   private runTimer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private rerun: string | null = null;
+  /** a notification said the table was deleted: the next run rebuilds without reading */
+  private missing = false;
   private retryMs = RETRY_FIRST_MS;
   private closed = false;
   private auditDueAt = 0;
@@ -127,6 +129,7 @@ export class DriftMonitor {
       const kinds = [...new Set(foreign.map((e) => e.type))];
       const portid = 'portid' in foreign[0] ? foreign[0].portid : 0;
       this.o.log.warn({ table: this.o.table, changes: kinds, portid }, 'foreign table change');
+      this.missing ||= kinds.includes('deltable');
       this.enforcer.suspect();
       this.schedule('foreign change', SETTLE_MS);
     } else if (overrun) {
@@ -156,11 +159,14 @@ export class DriftMonitor {
 
   private async run(reason: string): Promise<void> {
     const started = Date.now();
+    const missing = this.missing;
+    this.missing = false;
     try {
-      await this.enforcer.reconcile(reason);
+      await this.enforcer.reconcile(reason, missing ? { missing } : undefined);
       this.retryMs = RETRY_FIRST_MS;
       this.auditDueAt = Date.now() + (Date.now() - started) * AUDIT_COST_FACTOR;
     } catch (err) {
+      this.missing ||= missing;
       this.enforcer.suspect();
       this.o.log.error({ err, reason, retryMs: this.retryMs }, 'table repair failed');
       this.rerun ??= reason;

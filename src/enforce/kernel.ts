@@ -11,14 +11,18 @@ import { diffWorkspace } from '../compile/diff';
 import { FAMILY, skeleton, LayoutOptions } from '../compile/layout';
 import { describeOp, hintFor } from './describe';
 import { stillAllowed } from '../policy/connections';
+import { onlyWidens } from '../policy/widening';
 import { cidrRange, parseIpv4 } from '../net/ipv4';
-import { expectedTable, summarize, tableDifferences } from './audit';
+import { expectedTable, keyed, KeyedTable, summarize, tableDifferences } from './audit';
 import type { OutboundRouter } from '../outbound/router';
 import type { RoutingPlan } from '../outbound/routes';
 import { translatedAway } from '../outbound/connections';
 
 /** IPPROTO_* whose conntrack entries ctDelete can name: TCP, UDP, UDP-Lite, SCTP, DCCP, ICMP. */
 const DELETABLE = new Set([6, 17, 136, 132, 33, 1]);
+
+/** A change waiting for a conntrack sweep, with the registry it was applied against. */
+type SweptChange = WorkspaceChange & { registry: ReadonlyMap<string, Workspace> };
 
 /** The part of the netlink addon the enforcer uses. */
 export interface Netlink {
@@ -40,6 +44,14 @@ export interface AuditResult {
   differences: string[];
   /** true when the table was rebuilt to repair them */
   repaired: boolean;
+  /** a repair's time: the rebuild's commit, then the read-back that proved it */
+  ms?: { repair: number; verify: number };
+}
+
+/** What the caller of reconcile already knows. */
+export interface ReconcileHint {
+  /** the table was deleted (a notification said so): rebuild without reading it first */
+  missing?: boolean;
 }
 
 /** Commits workspaces' policies to the daemon's table, one transaction per change. */
@@ -55,6 +67,8 @@ export class KernelEnforcer implements Enforcer {
   private suspicions = 0;
   /** called after a repair rebuilt the table, e.g. to put the DNS side's cache back */
   rebuilt: (() => Promise<void>) | null = null;
+  /** the expected table keyed, and the applied workspaces it was built from */
+  private expected: { from: CompiledWorkspace[]; table: KeyedTable } | null = null;
 
   constructor(
     private readonly nl: Netlink,
@@ -71,14 +85,18 @@ export class KernelEnforcer implements Enforcer {
    */
   async start(registry: ReadonlyMap<string, Workspace>): Promise<void> {
     await this.exclusive(async () => {
+      let started = performance.now();
       const compiled = [...registry.values()].map((ws) => compileWorkspace(ws, registry, this.o));
       const routing = await this.router?.reconcile(registry);
       await this.withRoutes(routing, () => this.rebuild(compiled));
       this.started = true;
+      this.log.info({ workspaces: compiled.length, ms: msSince(started) }, 'table replaced');
+
+      started = performance.now();
       const differences = await this.verify();
       if (differences.length > 0) {
         this.log.error({ differences: summarize(differences) }, 'table differs after start');
-      }
+      } else this.log.info({ ms: msSince(started) }, 'table verified');
     });
   }
 
@@ -87,21 +105,29 @@ export class KernelEnforcer implements Enforcer {
    * the table in one transaction. Throws (leaving healthy() false) when the kernel
    * refuses the repair, e.g. while another process owns the table.
    */
-  async reconcile(reason: string): Promise<AuditResult> {
+  async reconcile(reason: string, hint: ReconcileHint = {}): Promise<AuditResult> {
     return this.exclusive(async () => {
       if (!this.started) return { differences: [], repaired: false };
-      const started = performance.now();
-      const differences = await this.verify();
+      let started = performance.now();
+      const differences = hint.missing
+        ? [`table ${FAMILY} ${this.o.table} is missing`]
+        : await this.verify();
       if (differences.length === 0) return { differences, repaired: false };
 
+      // The repair is the commit: once it is in, every packet sees the table again.
       this.inSync = false;
       await this.rebuild([...this.applied.values()]);
-      const left = await this.verify();
-      const ms = Math.round(performance.now() - started);
-      if (left.length > 0) throw new Error(`the repaired table still differs: ${left[0]}`);
-      this.log.warn({ reason, differences: summarize(differences), ms }, 'table repaired');
+      const repair = msSince(started);
+      this.log.warn({ reason, differences: summarize(differences), ms: repair }, 'table repaired');
       await this.rebuilt?.().catch((err) => this.log.error({ err }, 'after-repair hook failed'));
-      return { differences, repaired: true };
+
+      // The proof follows: healthy() stays false until the table reads back right.
+      started = performance.now();
+      const left = await this.verify();
+      if (left.length > 0) throw new Error(`the repaired table still differs: ${left[0]}`);
+      const verify = msSince(started);
+      this.log.info({ ms: verify }, 'repaired table verified');
+      return { differences, repaired: true, ms: { repair, verify } };
     });
   }
 
@@ -119,9 +145,17 @@ export class KernelEnforcer implements Enforcer {
     if (this.started) this.inSync = false;
   }
 
-  /** See Enforcer.apply. */
+  /** Each workspace as the last committed change left it (null: deleted). */
+  private readonly current = new Map<string, Workspace | null>();
+  /** The conntrack sweep that has not started yet: changes committed since join it. */
+  private sweepQueued: { changes: WorkspaceChange[]; done: Promise<void> } | null = null;
+
+  /**
+   * See Enforcer.apply. A change that may end connections resolves once they are ended:
+   * by a sweep that starts after its commit and may serve other changes queued with it.
+   */
   async apply(changes: WorkspaceChange[], registry: ReadonlyMap<string, Workspace>) {
-    await this.exclusive(async () => {
+    const conntrack = await this.exclusive(async () => {
       const started = process.hrtime.bigint();
       const ops: Op[] = [];
       const owners: (string | null)[] = [];
@@ -144,10 +178,37 @@ export class KernelEnforcer implements Enforcer {
         if (c) this.applied.set(id, c);
         else this.applied.delete(id);
       }
+      for (const { prev, next: ws } of changes) this.current.set((ws ?? prev)!.id, ws);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      this.log.info({ workspaces: [...next.keys()], ops: ops.length, ms }, 'policy applied');
-      await this.endDisallowed(changes, registry);
+      // Listing conntrack walks the host's whole table; a change that ends nothing skips it.
+      const conntrack = onlyWidens(changes, registry) ? 'skipped' : 'listed';
+      const workspaces = [...next.keys()];
+      this.log.info({ workspaces, ops: ops.length, ms, conntrack }, 'policy applied');
+      return conntrack;
     });
+    if (conntrack === 'listed') await this.sweep(changes.map((c) => ({ ...c, registry })));
+  }
+
+  /**
+   * Queues one listing of conntrack after every commit queued so far, or joins the one
+   * queued and not yet started: changes committed in the meantime share a single walk.
+   */
+  private sweep(changes: SweptChange[]): Promise<void> {
+    if (!this.sweepQueued) {
+      const batch = { changes: [] as SweptChange[], done: Promise.resolve() };
+      batch.done = this.exclusive(async () => {
+        if (this.sweepQueued === batch) this.sweepQueued = null;
+        await this.endDisallowed(batch.changes);
+        // A deleted workspace needs no latest state once its own sweep has run.
+        for (const { prev, next } of batch.changes) {
+          const id = (next ?? prev)!.id;
+          if (this.current.get(id) === null) this.current.delete(id);
+        }
+      });
+      this.sweepQueued = batch;
+    }
+    this.sweepQueued.changes.push(...changes);
+    return this.sweepQueued.done;
   }
 
   /**
@@ -158,16 +219,29 @@ export class KernelEnforcer implements Enforcer {
     return this.started && this.inSync;
   }
 
-  /** The whole table as one batch: delete the old one (if any), skeleton, workspaces. */
+  /**
+   * The whole table as one batch: replace the old one (if any) by skeleton and workspaces.
+   * `add table` without flags makes sure a table exists to delete, so the batch needs no
+   * read first: it changes nothing on a table that exists, and the kernel refuses it
+   * (EPERM) when another socket owns the table. An orphaned persist table is taken over.
+   */
   private async rebuild(compiled: CompiledWorkspace[]): Promise<void> {
-    const existing = await this.nl.listTable(FAMILY, this.o.table);
-    const ops: Op[] = existing
-      ? [{ op: 'delete', kind: 'table', family: FAMILY, name: this.o.table }]
-      : [];
+    const name = this.o.table;
+    const ops: Op[] = [
+      { op: 'add', kind: 'table', family: FAMILY, name },
+      { op: 'delete', kind: 'table', family: FAMILY, name },
+    ];
     const owners: (string | null)[] = ops.map(() => null);
     for (const op of this.tableOps(compiled)) (ops.push(op.op), owners.push(op.owner));
 
-    await this.commit(ops, owners);
+    // The kernel inserts on the addon's worker thread: key the table the read-back after
+    // this rebuild expects meanwhile, on the main thread.
+    const committed = this.commit(ops, owners);
+    try {
+      this.expectation(compiled);
+    } finally {
+      await committed;
+    }
     this.applied.clear();
     for (const c of compiled) this.applied.set(c.id, c);
   }
@@ -195,8 +269,19 @@ export class KernelEnforcer implements Enforcer {
 
   /** How the kernel's table differs from the one the applied state builds. */
   private async differences(): Promise<string[]> {
-    const expected = expectedTable(this.tableOps(this.applied.values()).map((o) => o.op));
+    const expected = this.expectation();
     return tableDifferences(expected, await this.nl.listTable(FAMILY, this.o.table));
+  }
+
+  /** The keyed expected table of `from`, built again only when the workspaces changed. */
+  private expectation(from = [...this.applied.values()]): KeyedTable {
+    const kept = this.expected;
+    if (kept && kept.from.length === from.length && kept.from.every((c, i) => c === from[i])) {
+      return kept.table;
+    }
+    const table = keyed(expectedTable(this.tableOps(from).map((o) => o.op)));
+    this.expected = { from, table };
+    return table;
   }
 
   /**
@@ -229,22 +314,28 @@ export class KernelEnforcer implements Enforcer {
     );
   }
 
-  /** Ends open connections of the changed workspaces that their policies no longer allow. */
-  private async endDisallowed(
-    changes: WorkspaceChange[],
-    registry: ReadonlyMap<string, Workspace>,
-  ) {
+  /**
+   * Ends open connections of the changed workspaces that their policies no longer allow,
+   * judged by each workspace's latest committed state (a later change may have widened it
+   * again since the change that queued this).
+   */
+  private async endDisallowed(changes: SweptChange[]) {
     const { net, len } = this.o.workspaceNet;
-    const ctx = {
+    const ctx = (registry: ReadonlyMap<string, Workspace>) => ({
       workspaceNet: cidrRange({ base: parseIpv4(net)!, prefix: len }),
       runtimeApiPort: this.o.runtimeApiPort,
       registry,
       learned: this.learned ?? undefined,
-    };
+    });
+    const judged = changes.map(({ prev, next, registry }) => {
+      const id = (next ?? prev)!.id;
+      const latest = this.current.has(id) ? (this.current.get(id) ?? null) : next;
+      return { prev, next: latest, ctx: ctx(registry) };
+    });
     try {
       const tuples = await this.nl.ctList();
       const doomed = tuples.filter((t) =>
-        changes.some(({ prev, next }) => {
+        judged.some(({ prev, next, ctx }) => {
           if (translatedAway({ prev, next }, t, this.o.zones ?? [])) return true;
           if (prev && (t.src === prev.ip || t.dst === prev.ip) && (!next || next.ip !== prev.ip)) {
             return true;
@@ -256,7 +347,7 @@ export class KernelEnforcer implements Enforcer {
       const deletable = doomed.filter((t) => DELETABLE.has(t.proto));
       if (deletable.length === 0) return;
       const ended = await this.nl.ctDelete(deletable);
-      this.log.info({ ended }, 'connections ended');
+      this.log.info({ ended, changes: changes.length }, 'connections ended');
     } catch (err) {
       this.log.error({ err }, 'ending disallowed connections failed');
     }
@@ -268,4 +359,8 @@ export class KernelEnforcer implements Enforcer {
     this.tail = run.catch(() => undefined);
     return run;
   }
+}
+
+function msSince(started: number): number {
+  return Math.round(performance.now() - started);
 }

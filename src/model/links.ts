@@ -8,7 +8,7 @@ import type { Workspace } from './types';
 /** The linked workspaces that resolve, in the order the user gave them. */
 export function resolveLinks(
   ws: Workspace,
-  registry: ReadonlyMap<string, Workspace>,
+  registry: Pick<ReadonlyMap<string, Workspace>, 'get'>,
 ): Workspace[] {
   const out: Workspace[] = [];
   for (const id of ws.network.private_link_ids) {

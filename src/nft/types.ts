@@ -130,6 +130,7 @@ export type AddVerb = 'add' | 'create';
 
 /** One operation of a transaction. */
 export type Op =
+  // flags absent: `add` leaves an existing table's flags as they are
   | { op: AddVerb; kind: 'table'; family: Family; name: string; flags?: TableFlags }
   | { op: 'delete'; kind: 'table'; family: Family; name: string }
   | { op: AddVerb; kind: 'chain'; family: Family; table: string; name: string; base?: BaseChain }

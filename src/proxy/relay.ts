@@ -2,7 +2,7 @@
  * The transparent relay of custom-mode workspaces. The kernel DNATs every allowed outbound
  * TCP connection of such a workspace to this server (src/compile/workspace.ts, `<id>_relay`);
  * the relay reads where the connection was going (SO_ORIGINAL_DST), opens a CONNECT tunnel
- * there through the workspace's own proxy, and pipes both ways with backpressure and
+ * there through the workspace's own proxy, and pumps both ways with back-pressure and
  * half-close. It fails closed: a connection it cannot tunnel is reset, never sent direct.
  *
  * Its own connections to proxies start on the host, so they pass the output hook, never
@@ -31,6 +31,10 @@ export interface RelayOptions {
   route(source: string): RelayRoute | null;
   /** the limit to open a tunnel: TCP, TLS and the proxy's answer */
   timeoutMs: number;
+  /** config relay_idle_timeout_s, in ms: a connection silent both ways this long is reset */
+  idleTimeoutMs?: number;
+  /** config relay_max_connections: past it a new connection is reset at once */
+  maxConnections?: number;
   /** trusted certificates for https proxies */
   ca?: readonly string[];
   log: Logger;
@@ -53,9 +57,21 @@ export interface RelayedConnection {
 export class Relay {
   private readonly server: net.Server;
   private readonly byWorkspace = new Map<string, Set<RelayedConnection>>();
+  /** connections accepted and not yet closed, tunnelled or not */
+  private open = 0;
+  private listening = 0;
+  private readonly refusals: RefusalLog;
 
   constructor(private readonly o: RelayOptions) {
-    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+    this.refusals = new RefusalLog(o.log, () => this.open);
+    const options = { allowHalfOpen: true, pauseOnConnect: true, noDelay: true };
+    this.server = net.createServer(options, (socket) => {
+      if (this.open >= (this.o.maxConnections ?? Infinity)) {
+        this.refusals.note();
+        return reset(socket);
+      }
+      this.open++;
+      socket.once('close', () => this.open--);
       this.accept(socket).catch((err) => {
         this.o.log.error({ err }, 'relay connection failed');
         reset(socket);
@@ -69,9 +85,15 @@ export class Relay {
       this.server.once('error', reject);
       this.server.listen({ port: this.o.port, host: this.o.host ?? '0.0.0.0' }, () => {
         this.server.removeListener('error', reject);
+        this.listening = (this.server.address() as net.AddressInfo).port;
         resolve();
       });
     });
+  }
+
+  /** The port the relay listens on (the configured one, or the one given for port 0). */
+  port(): number {
+    return this.listening;
   }
 
   /** Stops accepting; open connections are left to finish. */
@@ -148,9 +170,10 @@ export class Relay {
       reset(client);
       return null;
     }
-    // Untranslated, the original destination is the relay itself: someone dialled it.
-    const local = client.localAddress?.replace(/^::ffff:/, '');
-    if (dst.address === local && dst.port === client.localPort) {
+    // Untranslated, the original destination is the relay itself: someone dialled it. An
+    // accepted socket's local port is the one listened on, so only that port costs a lookup.
+    const local = () => client.localAddress?.replace(/^::ffff:/, '');
+    if (dst.port === this.port() && dst.address === local()) {
       this.o.log.info({ source: client.remoteAddress }, 'relay refused: not redirected');
       reset(client);
       return null;
@@ -172,9 +195,22 @@ export class Relay {
     c.client.once('close', onClose);
     upstream.once('close', onClose);
 
-    c.client.pipe(upstream);
-    upstream.pipe(c.client);
+    // The client's socket sees every byte either way, so its timer measures silence both ways.
+    const idle = this.o.idleTimeoutMs ?? 0;
+    if (idle > 0) {
+      c.client.setTimeout(idle, () => {
+        this.o.log.info({ workspace: c.workspace, port: c.dst.port, idle_s: idle / 1000 },
+          'relay connection idle: reset');
+        resetPair(c);
+      });
+    }
+
+    // TODO(#8): each byte is copied in and out of Node here, with JavaScript per 64 KiB;
+    // splice(2) in the addon would do neither (README, Performance: the relay).
+    pump(c.client, upstream);
+    pump(upstream, c.client);
     c.client.resume();
+    upstream.resume();
   }
 
   private track(c: RelayedConnection): void {
@@ -191,6 +227,47 @@ export class Relay {
     const set = this.byWorkspace.get(c.workspace);
     set?.delete(c);
     if (set?.size === 0) this.byWorkspace.delete(c.workspace);
+  }
+}
+
+/**
+ * One direction: what `from` sends is written to `to`, `from` paused while `to` buffers
+ * (back-pressure), and its end becomes `to`'s (half-close). What `Readable.pipe` does,
+ * with three listeners instead of its seven: this is paid twice per connection, and
+ * errors need no unpiping here, since any error resets both sockets.
+ */
+function pump(from: net.Socket, to: net.Socket): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.once('end', () => to.end());
+}
+
+/**
+ * The log of connections refused at the limit: the first at once, then at most one line a
+ * second with how many were refused since, so that a flood does not flood the log too.
+ */
+class RefusalLog {
+  private last = 0;
+  private since = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly log: Logger, private readonly open: () => number) {}
+
+  note(): void {
+    this.since++;
+    if (this.timer) return;
+    const wait = this.last + 1000 - Date.now();
+    if (wait <= 0) return this.flush();
+    this.timer = setTimeout(() => this.flush(), wait).unref();
+  }
+
+  private flush(): void {
+    this.log.info({ open: this.open(), refused: this.since }, 'relay refused: connection limit');
+    this.last = Date.now();
+    this.since = 0;
+    this.timer = null;
   }
 }
 

@@ -42,6 +42,8 @@ export function createProxies(
     port: config.relay_port,
     route: (source) => service.route(source),
     timeoutMs,
+    idleTimeoutMs: config.relay_idle_timeout_s * 1000,
+    maxConnections: config.relay_max_connections,
     ca,
     log: log.child({ component: 'relay' }),
   });

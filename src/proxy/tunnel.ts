@@ -80,12 +80,15 @@ export function openTunnel(o: TunnelOptions): Promise<Tunnel> {
   return new Promise((resolve, reject) => {
     const secure = o.proxy.protocol === 'https';
     let phase: Phase = 'tcp';
-    let received = Buffer.alloc(0);
+    let received: Buffer = Buffer.alloc(0);
     let done = false;
 
     // Half-open both ways: the tunnel carries each direction's end on its own. A TLS socket
     // takes that from the TCP socket it wraps.
-    const raw = net.connect({ host: o.proxy.host, port: o.proxy.port, allowHalfOpen: true });
+    // No Nagle delay of its own: the ends decide when their bytes go (the relay writes each
+    // chunk it reads at once, and a small one held back is a round trip lost).
+    const raw = net.connect({ host: o.proxy.host, port: o.proxy.port, allowHalfOpen: true,
+      noDelay: true });
     const socket: net.Socket = secure
       ? tls.connect({ socket: raw, host: o.proxy.host, ca: o.ca ? [...o.ca] : undefined })
       : raw;
@@ -103,6 +106,8 @@ export function openTunnel(o: TunnelOptions): Promise<Tunnel> {
       done = true;
       clearTimeout(timer);
       socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('close', onEnd);
       if (err) {
         socket.destroy();
         reject(err);
@@ -120,7 +125,7 @@ export function openTunnel(o: TunnelOptions): Promise<Tunnel> {
     }
 
     const onData = (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
       const head = readHead(received);
       if (head.kind === 'partial' || head.kind === 'status' && opensTunnel(head.status)) return;
       if (head.kind === 'not_http') return finish(notHttp(head.tls, secure));
@@ -136,11 +141,14 @@ export function openTunnel(o: TunnelOptions): Promise<Tunnel> {
     };
     socket.on('data', onData);
 
-    const onError = (err: NodeJS.ErrnoException) => finish(failed(err, phase, received));
+    // The error listener stays after the tunnel opens, until the relay sets its own; the
+    // others go, so that a tunnel's end builds no error nobody reads.
+    const onError = (err: NodeJS.ErrnoException) => done || finish(failed(err, phase, received));
     socket.on('error', onError);
     if (secure) raw.on('error', onError);
-    socket.on('end', () => finish(ended(phase, received, secure)));
-    socket.on('close', () => finish(ended(phase, received, secure)));
+    const onEnd = () => done || finish(ended(phase, received, secure));
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
   });
 }
 

@@ -35,15 +35,18 @@ export class DurableState {
   /**
    * Stores the move from `before` to `after`, which the kernel has just accepted as
    * `changes`. Throws after taking them back out of the kernel when the write fails.
+   * `ids`, when given, are every id that may differ between the two (StateChange.ids);
+   * then `before` need hold only those ids, as they were.
    */
   async record(
     changes: readonly WorkspaceChange[],
     before: ReadonlyMap<string, Workspace>,
     after: ReadonlyMap<string, Workspace>,
+    ids?: ReadonlySet<string>,
   ): Promise<void> {
     let failure: unknown;
     try {
-      this.store.save({ before, after });
+      this.store.save({ before, after, ids });
       return;
     } catch (err) {
       failure = err;
@@ -52,7 +55,7 @@ export class DurableState {
     this.log.error({ err: failure }, 'storing the desired state failed; reverting the kernel');
     const inverse = changes.map(({ prev, next }) => ({ prev: next, next: prev }));
     try {
-      await this.enforcer.apply(inverse, before);
+      await this.enforcer.apply(inverse, ids ? restore(after, before, ids) : before);
     } catch (err) {
       const lost = new Error('a change is in the kernel but not stored, and reverting it failed',
         { cause: err });
@@ -63,4 +66,19 @@ export class DurableState {
       cause: failure,
     });
   }
+}
+
+/** The whole registry before a change: `after` with the `ids` put back as `before` has them. */
+function restore(
+  after: ReadonlyMap<string, Workspace>,
+  before: ReadonlyMap<string, Workspace>,
+  ids: ReadonlySet<string>,
+): Map<string, Workspace> {
+  const registry = new Map(after);
+  for (const id of ids) {
+    const ws = before.get(id);
+    if (ws) registry.set(id, ws);
+    else registry.delete(id);
+  }
+  return registry;
 }

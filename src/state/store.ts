@@ -16,6 +16,11 @@ export const DB_FILE = 'state.db';
 export interface StateChange {
   before: ReadonlyMap<string, Workspace>;
   after: ReadonlyMap<string, Workspace>;
+  /**
+   * The ids that may differ, when the caller knows them (one API call touches one or a
+   * few): only they are compared, not every id of a registry of thousands.
+   */
+  ids?: Iterable<string>;
 }
 
 /** The desired state in state_dir. */
@@ -82,7 +87,7 @@ export class StateStore {
    */
   save(change: StateChange): void {
     const { before, after } = change;
-    const ids = new Set([...before.keys(), ...after.keys()]);
+    const ids = change.ids ?? new Set([...before.keys(), ...after.keys()]);
     let secretsGone = 0;
 
     this.db.transaction(() => {

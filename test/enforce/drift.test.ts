@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import pino from 'pino';
 import { DriftMonitor } from '../../src/enforce/drift';
 import type { MonitorEvent } from '../../src/nft/monitor';
+import type { ReconcileHint } from '../../src/enforce/kernel';
 
 const OWN = 4242;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -14,11 +15,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function setup(t: Test, opts: { failures?: number; auditIntervalMs?: number } = {}) {
   let failures = opts.failures ?? 0;
   const calls: string[] = [];
+  const hints: (ReconcileHint | undefined)[] = [];
   let suspicions = 0;
   let emit: (events: MonitorEvent[]) => void = () => {};
   const enforcer = {
-    async reconcile(reason: string) {
+    async reconcile(reason: string, hint?: ReconcileHint) {
       calls.push(reason);
+      hints.push(hint);
       if (failures-- > 0) throw new Error('EPERM');
       return { differences: [], repaired: false };
     },
@@ -33,7 +36,7 @@ function setup(t: Test, opts: { failures?: number; auditIntervalMs?: number } = 
   });
   drift.start();
   t.teardown(() => drift.close());
-  return { drift, calls, emit: (e: MonitorEvent[]) => emit(e), suspicions: () => suspicions };
+  return { drift, calls, hints, emit: (e: MonitorEvent[]) => emit(e), suspicions: () => suspicions };
 }
 
 const ev = (type: string, table: string, portid: number, family = 'inet'): MonitorEvent =>
@@ -89,3 +92,23 @@ t.test('the periodic audit reconciles without any notification', async (t) => {
   await sleep(100);
   t.ok(s.calls.filter((c) => c === 'periodic audit').length >= 2);
 });
+
+t.test('a deleted table is rebuilt without a read first; other changes are read', async (t) => {
+  const s = setup(t);
+  s.emit([ev('delrule', 'workspace_netd', 77)]);
+  await s.drift.idle();
+  s.emit([ev('delchain', 'workspace_netd', 77), ev('deltable', 'workspace_netd', 77)]);
+  await s.drift.idle();
+  s.emit([{ type: 'overrun' }]);
+  await s.drift.idle();
+  t.same(s.hints, [undefined, { missing: true }, undefined]);
+});
+
+t.test('a refused repair of a deleted table is retried as one', async (t) => {
+  const s = setup(t, { failures: 1 });
+  s.emit([ev('deltable', 'workspace_netd', 77)]);
+  await sleep(300);
+  await s.drift.idle();
+  t.same(s.hints, [{ missing: true }, { missing: true }]);
+});
+

@@ -2,11 +2,12 @@
  * KernelEnforcer start and reconcile against the kernel, each test in its own namespace:
  * the table it builds reads back equal to what it compiled (no false drift, whatever the
  * policies use), it is owned and persistent, a new socket takes over an orphan, and a
- * table changed behind its back is rebuilt.
+ * table changed behind its back is rebuilt. Neither a start nor the repair of a deleted
+ * table reads the table before its transaction: only the read-back after it.
  */
 import t from 'tap';
 import pino from 'pino';
-import { KernelEnforcer, type KernelOptions } from '../../src/enforce/kernel';
+import { KernelEnforcer, type KernelOptions, type Netlink } from '../../src/enforce/kernel';
 import { KernelError } from '../../src/enforce/types';
 import { NftSocket } from '../../src/nft/addon';
 import { defaultPolicy, type NetworkPolicy, type Workspace } from '../../src/model/types';
@@ -56,9 +57,11 @@ t.test('an orphaned table is taken over by the next start, in one transaction', 
   await new Promise((resolve) => setTimeout(resolve, 100));
   t.same((await f.sock.listTable('inet', TABLE))?.flags, { persist: true }, 'orphaned');
 
-  const second = new KernelEnforcer(f.sock, owned, log);
+  const nl = counted(f.sock);
+  const second = new KernelEnforcer(nl, owned, log);
   await second.start(registry);
   t.equal(await second.healthy(), true);
+  t.same(nl.calls, ['commit', 'listTable'], 'one transaction, then the read-back');
   t.same((await f.sock.listTable('inet', TABLE))?.flags, { owner: true, persist: true });
 });
 
@@ -72,7 +75,48 @@ t.test('a start over a table another socket owns is refused with EPERM', async (
   t.type(err, KernelError);
   t.equal(err.errno, 1);
   t.match(err.hint, /no other process may own table/);
+  t.match(err.message, /add table workspace_netd/, 'the batch\'s first operation is refused');
 });
+
+t.test('a deleted table is rebuilt without a read first, and the read proves it', async (t) => {
+  const f = fixture(t);
+  const nl = counted(f.sock);
+  const enforcer = new KernelEnforcer(nl, base, log);
+  await enforcer.start(registry);
+  const before = normalized(await f.sock.listTable('inet', TABLE));
+  f.exec(['nft', 'delete', 'table', 'inet', TABLE]);
+  enforcer.suspect();
+
+  nl.calls.length = 0;
+  const result = await enforcer.reconcile('test', { missing: true });
+  t.same(nl.calls, ['commit', 'listTable'], 'no read before the transaction');
+  t.same(result.differences, [`table inet ${TABLE} is missing`]);
+  t.ok(result.ms && result.ms.repair >= 0 && result.ms.verify >= 0, 'both times given');
+  t.equal(await enforcer.healthy(), true);
+  t.same(normalized(await f.sock.listTable('inet', TABLE)), before);
+});
+
+t.test('a repair while another socket owns the table is refused, and stays unhealthy',
+  async (t) => {
+    const f = fixture(t);
+    const enforcer = new KernelEnforcer(f.sock, base, log);
+    await enforcer.start(registry);
+    const other = NftSocket.open({ netns: `/run/netns/${f.ns}` });
+    t.teardown(() => other.close());
+    // Another process the kernel lets in: the table is deleted and made again, its own.
+    f.exec(['nft', 'delete', 'table', 'inet', TABLE]);
+    await other.commit([{ op: 'create', kind: 'table', family: 'inet', name: TABLE,
+      flags: { owner: true } }]);
+    enforcer.suspect();
+
+    for (const hint of [{ missing: true }, {}]) {
+      const err = await enforcer.reconcile('test', hint).catch((e) => e);
+      t.type(err, KernelError);
+      t.equal(err.errno, 1);
+      t.match(err.hint, /no other process may own table/);
+      t.equal(await enforcer.healthy(), false);
+    }
+  });
 
 t.test('without ownership, what was changed behind its back is rebuilt', async (t) => {
   const f = fixture(t);
@@ -110,3 +154,16 @@ function normalized(state: Awaited<ReturnType<NftSocket['listTable']>>) {
       (hex(a.key) + hex(a.keyEnd)).localeCompare(hex(b.key) + hex(b.keyEnd))) })),
   };
 }
+
+/** `sock` with a record of which of its calls the enforcer made, in order. */
+function counted(sock: NftSocket): Netlink & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    commit: (ops) => (calls.push('commit'), sock.commit(ops)),
+    listTable: (family, name) => (calls.push('listTable'), sock.listTable(family, name)),
+    ctList: () => sock.ctList(),
+    ctDelete: (tuples) => sock.ctDelete(tuples),
+  };
+}
+

@@ -119,6 +119,36 @@ t.test('a change that tightens a policy ends the connections it no longer allows
   t.equal(await kept.check(), 'alive', 'the allowed one carries on');
 });
 
+t.test('a change that only widens keeps every connection and lists no conntrack',
+  async (t) => {
+    const c = lab.ws('ws_c');
+    const kept = await holdTcp(lab.run, c.ns, S2, 80);
+    t.teardown(() => kept.close());
+
+    const wider = { egress: ['198.18.2.0/24', '198.18.1.0/24'], ingress_ports: [8080] };
+    t.equal(await conntrackAfter('ws_c', wider), 'skipped', 'nothing to end: not listed');
+    t.equal(await kept.check(), 'alive', 'the connection carries on');
+
+    const doomed = await holdTcp(lab.run, c.ns, S1, 80);
+    t.teardown(() => doomed.close());
+    const narrower = { egress: ['198.18.2.0/24'] };
+    t.equal(await conntrackAfter('ws_c', narrower), 'listed', 'a narrowing change lists');
+    t.equal(await doomed.check(), 'reset', 'and ends what it no longer allows');
+    t.equal(await kept.check(), 'alive', 'but not what it still allows');
+  });
+
+/** PATCHes `id` and returns the `conntrack` field of the 'policy applied' line it logged. */
+async function conntrackAfter(id: string, body: unknown): Promise<unknown> {
+  const applied = () => lab.daemon!.logRecords().filter((r) => r.msg === 'policy applied' &&
+    Array.isArray(r.workspaces) && r.workspaces.includes(id));
+  const seen = applied().length;
+  await patch(id, body);
+  for (let i = 0; i < 40 && applied().length === seen; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return applied()[seen]?.conntrack;
+}
+
 t.test('a refused request changes nothing in the kernel', async (t) => {
   const before = await lab.nft(['list', 'table', 'inet', 'workspace_netd']);
   const res = await api('PATCH', '/workspace/ws_a/network', { ingress_ports: [80, 70000] });

@@ -3,6 +3,7 @@ import { ApiError } from '../../src/api/errors';
 import type { WorkspaceInput } from '../../src/model/schema';
 import { WorkspaceRegistry } from '../../src/service/registry';
 import { RecordingEnforcer } from '../support/recording-enforcer';
+import type { DurableState } from '../../src/state/durable';
 
 function input(ip: string, iface: string | null, extra: Partial<WorkspaceInput> = {}) {
   return { ip, gateway: '10.0.0.1', interface: iface, name: null, image_logo: null,
@@ -288,4 +289,24 @@ t.test('a plan that loses the custom proxy takes the workspace back to managed',
   t.equal(view.outbound_mode, 'managed');
   t.equal(view.outbound_proxy, null);
   t.equal(enforcer.calls.at(-1)!.changes[0].next!.network.custom_proxy, null, 'in the kernel too');
+});
+
+t.test('what a call stores names every workspace it changed, remote linkers too', async (t) => {
+  const stored: string[][] = [];
+  const registry = new WorkspaceRegistry({
+    enforcer: new RecordingEnforcer(),
+    customProxyPlans: [],
+    workspaceNetwork: '10.0.0.0/8',
+    durable: {
+      record: async (...args: Parameters<DurableState['record']>) =>
+        void stored.push([...(args[3] ?? [])]),
+    } as unknown as DurableState,
+  });
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  await registry.put('ws_r', input('10.0.0.4', null));
+  await registry.patchNetwork('ws_r', { private_link_ids: ['ws_a'] });
+  t.same(stored.at(-1), ['ws_r'], 'a PATCH stores its workspace alone');
+
+  await registry.delete('ws_a');
+  t.same(stored.at(-1), ['ws_a', 'ws_r'], 'the deleted one and the remote one unlinked from it');
 });

@@ -65,11 +65,15 @@ t.test('a change the store cannot keep is taken back out of the kernel', async (
     },
   });
   await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  await registry.put('ws_b', input('10.0.0.3', 'tap_b'));
   failing = true;
 
   await t.rejects(registry.patchNetwork('ws_a', { ingress_ports: [80] }), /taken back/);
-  const [, applied, reverted] = enforcer.calls;
+  const [applied, reverted] = enforcer.calls.slice(-2);
   t.same(reverted.changes, [{ prev: applied.changes[0].next, next: applied.changes[0].prev }]);
+  t.same([...reverted.registry.entries()],
+    [['ws_a', applied.changes[0].prev], ['ws_b', registry.get('ws_b')]],
+    'the revert resolves against the whole registry as it was');
   t.same(registry.getNetwork('ws_a').ingress_ports, [], 'not in memory either');
   t.same(fatal, []);
 });

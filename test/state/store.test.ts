@@ -96,6 +96,19 @@ t.test('only workspaces that changed are written; a removed one is deleted', asy
   t.same([...store.load().keys()], ['ws_b']);
 });
 
+t.test('with the ids given, only they are compared and written', async (t) => {
+  const store = open(t);
+  let state = put(store, new Map(), workspace('ws_a', '10.0.0.2'));
+  state = put(store, state, workspace('ws_b', '10.0.0.3'));
+
+  const after = new Map(state).set('ws_b', workspace('ws_b', '10.0.0.4'));
+  after.delete('ws_a');
+  after.set('ws_c', workspace('ws_c', '10.0.0.5'));
+  store.save({ before: state, after, ids: ['ws_a', 'ws_b'] });
+  t.same([...store.load().values()].map((w) => [w.id, w.ip]), [['ws_b', '10.0.0.4']],
+    'ws_a deleted, ws_b rewritten, ws_c (not listed) left out');
+});
+
 t.test('a save that fails half way stores nothing', async (t) => {
   const store = open(t);
   const state = put(store, new Map(), workspace('ws_a', '10.0.0.2'));

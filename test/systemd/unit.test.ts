@@ -60,8 +60,11 @@ t.test('ready only when healthy, restarted on failure, a watchdog on its loop', 
   t.same(values('Type'), ['notify'], 'READY=1 comes from the daemon (src/systemd/ready.ts)');
   t.same(values('NotifyAccess'), ['main']);
   t.same(values('Restart'), ['on-failure']);
+  t.same(values('StartLimitIntervalSec'), ['0'], 'restarted until the table is free');
+  t.same(values('RestartPreventExitStatus'), ['2'], 'an unreadable config is not retried');
   t.ok(values('WatchdogSec').length === 1);
   t.match(values('ExecStart')[0], /dist\/src\/main\.js --config /);
+  t.same(values('SyslogIdentifier'), ['workspace-netd'], 'journalctl -t workspace-netd');
 });
 
 t.test('its own state and runtime directories, matching the config defaults', async (t) => {
