@@ -2,7 +2,8 @@
  * The relay's limits on the loopback address, without netfilter: the original destination
  * is given, and the proxy is a fake one that opens every tunnel and echoes what it carries.
  * A connection silent past the idle timeout is reset; one past the connection limit is
- * reset at once; both refusals are logged.
+ * reset at once; both refusals are logged. The pumps carry a half-close and hold bytes
+ * back, never lose them, when a side reads slowly.
  */
 import net from 'node:net';
 import t, { type Test } from 'tap';
@@ -110,4 +111,32 @@ t.test('past the connection limit a new connection is reset, and logged', async 
   const third = await echoed(port);
   t.pass('a connection within the limit is relayed');
   third.destroy();
+});
+
+t.test('a half-close crosses the relay and the other direction keeps flowing', async (t) => {
+  const { port } = await startRelay(t, proxy, {});
+  const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  let got = '';
+  socket.on('data', (chunk) => (got += chunk.toString()));
+  socket.end('abc');
+  await new Promise((resolve) => socket.once('end', resolve));
+  t.equal(got, 'abc', 'the echo arrived after the client had ended its side');
+  socket.destroy();
+});
+
+t.test('bytes written faster than read all arrive, in order (back-pressure)', async (t) => {
+  const { port } = await startRelay(t, proxy, {});
+  const socket = await echoed(port);
+  const sent = Buffer.alloc(8 << 20);
+  for (let i = 0; i < sent.length; i++) sent[i] = (i * 7) & 0xff;
+
+  // Nothing is read for a while, so every buffer on the way fills and the pumps pause.
+  socket.pause();
+  socket.end(sent);
+  await new Promise((r) => setTimeout(r, 200));
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.resume();
+  await new Promise((resolve) => socket.once('end', resolve));
+  t.ok(Buffer.concat(chunks).equals(sent), '8 MiB echoed intact');
 });
