@@ -18,6 +18,11 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
   payload_too_large: { status: 413, message: 'The body is larger than 64 KiB.' },
   not_found: { status: 404, message: 'No such route; see the API reference.' },
+  invalid_url: {
+    status: 400,
+    message: 'The path is not a valid URL: check its percent-escapes and length.',
+  },
+  malformed_request: { status: 400, message: 'The request is not valid HTTP/1.1.' },
   method_not_allowed: { status: 405, message: 'This route does not accept that method.' },
 
   // Workspaces on this host

@@ -51,6 +51,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     routerOptions: { maxParamLength: 2048 },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // A path fastify cannot decode is refused in the API's envelope, like any refusal.
+    frameworkErrors: (err, request, reply) => handleError(err, request, reply),
+    // So is a request HTTP cannot parse (a Content-Length that disagrees with the body).
+    clientErrorHandler: refuseMalformed,
   });
 
   // Only JSON bodies: a text/plain body is refused with 415, not parsed as a string.
@@ -111,11 +115,26 @@ function handleError(err: FastifyError, request: FastifyRequest, reply: FastifyR
   void reply.code(apiError.status).send(apiError.toBody());
 }
 
+/** Answers a request the HTTP parser refused, in the envelope, and closes the connection. */
+function refuseMalformed(err: Error & { code?: string }, socket: net.Socket): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy(err);
+    return;
+  }
+  const tooLong = err.code === 'HPE_HEADER_OVERFLOW' || err.code === 'HPE_URI_TOO_LONG';
+  const apiError = new ApiError(tooLong ? 'invalid_url' : 'malformed_request');
+  const body = JSON.stringify(apiError.toBody());
+  socket.end(`HTTP/1.1 ${apiError.status} Bad Request\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
 /** Fastify's own refusals (body parsing and limits) as API errors; null for anything else. */
 function fromFastify(err: FastifyError): ApiError | null {
   if (err instanceof ApiError) return null;
 
   switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      return new ApiError('invalid_url', undefined, { cause: err });
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError('payload_too_large', `the body is larger than ${BODY_LIMIT} bytes`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -129,6 +148,7 @@ function fromFastify(err: FastifyError): ApiError | null {
   // Any other refusal fastify gives a 4xx status (a bad Content-Length, a poisoned object).
   const status = err.statusCode ?? 500;
   if (status === 413) return new ApiError('payload_too_large', undefined, { cause: err });
+  if (status === 414) return new ApiError('invalid_url', undefined, { cause: err });
   if (status === 415) return new ApiError('unsupported_media_type', undefined, { cause: err });
   if (status >= 400 && status < 500) {
     return new ApiError('invalid_body', `the body could not be read: ${err.message}`, {

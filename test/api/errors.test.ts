@@ -23,7 +23,7 @@ t.test('the daemon codes have their statuses', async (t) => {
     too_many_entries: 400, invalid_egress: 400, interface_in_use: 409, ip_in_use: 409,
     not_found: 404, method_not_allowed: 405, unsupported_media_type: 415,
     payload_too_large: 413, kernel_refused: 500, internal_error: 500, not_implemented: 501,
-    not_ready: 503,
+    not_ready: 503, invalid_url: 400, malformed_request: 400,
   };
   for (const [code, status] of Object.entries(own)) {
     t.equal(statusOf(code as keyof typeof ERRORS), status, code);

@@ -139,3 +139,35 @@ function request(socketPath: string, method: string, url: string) {
     req.end();
   });
 }
+
+t.test('a path that is not a valid URL is invalid_url, in the envelope', async (t) => {
+  const api = testApi();
+  isRefusal(t, await api.call('GET', '/workspace/%ff/network'), 'invalid_url');
+  isRefusal(t, await api.call('GET', `/workspace/${'a'.repeat(3000)}/network`),
+    'invalid_url');
+  t.equal(api.enforcer.calls.length, 0);
+});
+
+t.test('a request HTTP cannot parse is malformed_request, in the envelope', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'netd-api-'));
+  const socketPath = path.join(dir, 'api.sock');
+  const api = testApi();
+  await listenOnSocket(api.app, socketPath);
+  t.teardown(async () => {
+    await api.app.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  const raw = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(socketPath);
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk));
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
+    socket.write('PATCH /workspace/ws_a/network HTTP/1.1\r\nHost: x\r\n' +
+      'Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{"public_access":true}');
+  });
+  t.match(raw, /^HTTP\/1\.1 400 /);
+  const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+  t.same(body.error, 'malformed_request');
+  t.equal(body.success, false);
+});
