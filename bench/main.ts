@@ -6,12 +6,13 @@
  *   --only a,b        cold, change (with the API), packets, relay, durability (default: all)
  *   --quick           small sizes and 2 runs: a check that everything works, not figures
  *   --profile FILE    run the daemon of benchmarks 2 and 5 under the CPU profiler
- *   --out DIR         where to write (default: the bench folder of the repository)
+ *   --out DIR         where to write (default: the bench folder of the repository; with
+ *                     --quick a new folder under /tmp, so a check never overwrites results)
  *   --report          only rewrite results.md and the charts from DIR/results.json
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../test/lab/daemon';
@@ -40,23 +41,26 @@ async function main(): Promise<void> {
       only: { type: 'string', default: ALL.join(',') },
       quick: { type: 'boolean', default: false },
       profile: { type: 'string' },
-      out: { type: 'string', default: join(repoRoot(), 'bench') },
+      out: { type: 'string' },
       report: { type: 'boolean', default: false },
     },
     strict: true,
   });
+  const quick = values.quick;
+  // A quick run checks the harness: its figures must not replace the committed results.
+  const out = values.out ?? (quick ? mkdtempSync(join(tmpdir(), 'netd-bench-quick-'))
+    : join(repoRoot(), 'bench'));
   if (values.report) {
-    writeReport(values.out, previous(values.out) as Results);
+    writeReport(out, previous(out) as Results);
     return;
   }
-  const quick = values.quick;
   const runs = quick ? 2 : Math.max(1, Math.min(20, Number(values.runs)));
   const only = new Set(values.only.split(','));
   const sizes = quick ? [10, 100, 300] : [100, 1000, 5000];
   const fleetSizes = quick ? [1, 100, 300] : [1, 1000, 5000];
   const started = process.hrtime.bigint();
 
-  const before = values.only === ALL.join(',') ? {} : previous(values.out);
+  const before = values.only === ALL.join(',') ? {} : previous(out);
   const results: Results = {
     relay: { skipped: 'not run (--only)' },
     ...before,
@@ -85,7 +89,7 @@ async function main(): Promise<void> {
     results.loads = { ...results.loads, [name]: { ...load, after: loadavg()[0] } };
     results.loadAfter = loadavg();
     results.seconds = earlier + Number(process.hrtime.bigint() - started) / 1e9;
-    writeReport(values.out, results);
+    writeReport(out, results);
   };
   const largest = fleetSizes[fleetSizes.length - 1];
 
@@ -106,7 +110,7 @@ async function main(): Promise<void> {
   await step('durability', async () => {
     results.durability = await durability(sizes, quick ? runs : Math.min(runs, 3), log);
   });
-  log(`wrote ${join(values.out, 'results.md')} in ${Math.round(results.seconds)} s`);
+  log(`wrote ${join(out, 'results.md')} in ${Math.round(results.seconds)} s`);
   if (results.failed.length > 0) process.exitCode = 1;
 }
 
