@@ -6,7 +6,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
-import { defaultPolicy, type Workspace } from '../model/types';
+import { defaultPolicy, type NetworkPolicy, type Workspace } from '../model/types';
 import { configure, migrate } from './schema';
 
 /** The database's file name inside state_dir. */
@@ -167,7 +167,30 @@ function revive(id: string, doc: string): Workspace {
     ws !== null && typeof ws === 'object' && ws.id === id && typeof ws.ip === 'string' &&
     typeof ws.network === 'object' && ws.network !== null;
   if (!valid) throw new Error(`state: the stored row of ${id} is not a workspace`);
-  return { ...ws, network: { ...defaultPolicy(), ...ws.network } };
+  const network = { ...defaultPolicy(), ...ws.network };
+  const bad = badPolicyField(network);
+  if (bad) throw new Error(`state: the stored row of ${id} is not a workspace (${bad})`);
+  return { ...ws, network };
+}
+
+/**
+ * The first policy field whose stored type differs from its default's (a list that is not
+ * a list of one kind, a flag that is not a boolean), or null. The API validated every value
+ * before it was stored, so a mismatch is a damaged row: enforcing a guess would be worse.
+ */
+function badPolicyField(policy: NetworkPolicy): string | null {
+  const defaults = defaultPolicy() as unknown as Record<string, unknown>;
+  const stored = policy as unknown as Record<string, unknown>;
+  for (const [key, def] of Object.entries(defaults)) {
+    const value = stored[key];
+    if (Array.isArray(def)) {
+      const kind = key.endsWith('ports') ? 'number' : 'string';
+      if (!Array.isArray(value) || value.some((v) => typeof v !== kind)) return key;
+    } else if (def !== null && typeof value !== typeof def) return key;
+    else if (def === null && value !== null && typeof value !== 'string' &&
+      typeof value !== 'object') return key;
+  }
+  return null;
 }
 
 /** Makes every file of the state directory 0600 (SQLite's own files included). */

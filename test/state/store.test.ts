@@ -230,3 +230,16 @@ t.test('StoredSecrets keeps credentials as the proxy service needs them', async 
   await secrets.delete('ws_a');
   t.equal(secrets.get('ws_a'), null);
 });
+
+t.test('a row whose policy has a field of the wrong type is refused', async (t) => {
+  for (const [field, value] of [['egress', '"not-a-list"'], ['ingress_ports', '["80"]'],
+    ['allow_internet', '"yes"'], ['custom_proxy', '7']] as const) {
+    const dir = stateDir(t);
+    StateStore.open(dir).close();
+    const db = new BetterSqlite3(join(dir, DB_FILE));
+    const doc = `{"id":"ws_x","ip":"10.0.0.9","network":{"${field}":${value}}}`;
+    db.prepare(`INSERT INTO workspaces VALUES ('ws_x', '10.0.0.9', NULL, ?, 0)`).run(doc);
+    db.close();
+    t.throws(() => open(t, dir).load(), new RegExp(`ws_x is not a workspace \\(${field}\\)`));
+  }
+});
