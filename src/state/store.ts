@@ -3,7 +3,9 @@
  * from which the kernel is rebuilt at every start. Root only: the directory is 0700 and
  * every file in it 0600. Every call is synchronous and durable when it returns.
  */
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
+import {
+  chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { defaultPolicy, type NetworkPolicy, type Workspace } from '../model/types';
@@ -57,6 +59,7 @@ export class StateStore {
   static open(dir: string): StateStore {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
+    refuseLinks(dir);
     const file = join(dir, DB_FILE);
     // Created 0600 before SQLite opens it: SQLite gives its -wal file the same mode.
     closeSync(openSync(file, 'a', 0o600));
@@ -191,6 +194,19 @@ function badPolicyField(policy: NetworkPolicy): string | null {
       typeof value !== 'object') return key;
   }
   return null;
+}
+
+/**
+ * Refuses a state directory that holds a symbolic link: the daemon would open or chmod
+ * the file it names (anywhere, as root) instead of its own.
+ */
+function refuseLinks(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    if (lstatSync(join(dir, name)).isSymbolicLink()) {
+      throw new Error(`state: ${join(dir, name)} is a symbolic link; the state directory ` +
+        'must hold only the daemon\'s own files');
+    }
+  }
 }
 
 /** Makes every file of the state directory 0600 (SQLite's own files included). */

@@ -3,7 +3,9 @@
  * that a deleted or replaced proxy secret leaves no copy in any file of state_dir.
  */
 import t, { type Test } from 'tap';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -242,4 +244,15 @@ t.test('a row whose policy has a field of the wrong type is refused', async (t) 
     db.close();
     t.throws(() => open(t, dir).load(), new RegExp(`ws_x is not a workspace \\(${field}\\)`));
   }
+});
+
+t.test('a state directory holding a symbolic link is refused, the target untouched', async (t) => {
+  const dir = stateDir(t);
+  mkdirSync(dir);
+  const victim = join(dir, '..', 'victim');
+  writeFileSync(victim, 'x', { mode: 0o644 });
+  chmodSync(victim, 0o644);
+  symlinkSync(victim, join(dir, `${DB_FILE}-journal`));
+  t.throws(() => StateStore.open(dir), /is a symbolic link/);
+  t.equal(statSync(victim).mode & 0o777, 0o644);
 });
