@@ -11,6 +11,7 @@ import { diffWorkspace } from '../compile/diff';
 import { FAMILY, skeleton, LayoutOptions } from '../compile/layout';
 import { describeOp, hintFor } from './describe';
 import { stillAllowed } from '../policy/connections';
+import { hasEgressNames } from '../model/egress';
 import { onlyWidens } from '../policy/widening';
 import { cidrRange, parseIpv4 } from '../net/ipv4';
 import { expectedTable, keyed, KeyedTable, summarize, tableDifferences } from './audit';
@@ -97,7 +98,9 @@ export class KernelEnforcer implements Enforcer {
       if (differences.length > 0) {
         this.log.error({ differences: summarize(differences) }, 'table differs after start');
       } else this.log.info({ ms: msSince(started) }, 'table verified');
+      this.registry = registry;
     });
+    await this.sweepAll('start');
   }
 
   /**
@@ -119,6 +122,8 @@ export class KernelEnforcer implements Enforcer {
       await this.rebuild([...this.applied.values()]);
       const repair = msSince(started);
       this.log.warn({ reason, differences: summarize(differences), ms: repair }, 'table repaired');
+      // Connections opened while the table was missing are not the policy's: end them next.
+      void this.sweepAll('repair');
       await this.rebuilt?.().catch((err) => this.log.error({ err }, 'after-repair hook failed'));
 
       // The proof follows: healthy() stays false until the table reads back right.
@@ -145,6 +150,8 @@ export class KernelEnforcer implements Enforcer {
     if (this.started) this.inSync = false;
   }
 
+  /** The registry the table was last built or changed from. */
+  private registry: ReadonlyMap<string, Workspace> = new Map();
   /** Each workspace as the last committed change left it (null: deleted). */
   private readonly current = new Map<string, Workspace | null>();
   /** The conntrack sweep that has not started yet: changes committed since join it. */
@@ -179,6 +186,7 @@ export class KernelEnforcer implements Enforcer {
         else this.applied.delete(id);
       }
       for (const { prev, next: ws } of changes) this.current.set((ws ?? prev)!.id, ws);
+      this.registry = registry;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       // Listing conntrack walks the host's whole table; a change that ends nothing skips it.
       const conntrack = onlyWidens(changes, registry) ? 'skipped' : 'listed';
@@ -320,17 +328,10 @@ export class KernelEnforcer implements Enforcer {
    * again since the change that queued this).
    */
   private async endDisallowed(changes: SweptChange[]) {
-    const { net, len } = this.o.workspaceNet;
-    const ctx = (registry: ReadonlyMap<string, Workspace>) => ({
-      workspaceNet: cidrRange({ base: parseIpv4(net)!, prefix: len }),
-      runtimeApiPort: this.o.runtimeApiPort,
-      registry,
-      learned: this.learned ?? undefined,
-    });
     const judged = changes.map(({ prev, next, registry }) => {
       const id = (next ?? prev)!.id;
       const latest = this.current.has(id) ? (this.current.get(id) ?? null) : next;
-      return { prev, next: latest, ctx: ctx(registry) };
+      return { prev, next: latest, ctx: this.context(registry) };
     });
     try {
       const tuples = await this.nl.ctList();
@@ -351,6 +352,49 @@ export class KernelEnforcer implements Enforcer {
     } catch (err) {
       this.log.error({ err }, 'ending disallowed connections failed');
     }
+  }
+
+  /**
+   * After a start or a repair: ends every connection that no workspace's policy admits.
+   * While the table was missing (deleted by hand, or flushed while the daemon was down),
+   * conntrack may have taken in connections the policy refuses, and the forward chain
+   * accepts established connections first. One listing, each entry judged by the
+   * workspaces at its two ends, found by address.
+   */
+  private sweepAll(reason: string): Promise<void> {
+    return this.exclusive(async () => {
+      const registry = this.registry;
+      const byIp = new Map([...registry.values()].map((ws) => [ws.ip, ws]));
+      // At start the DNS side has learned nothing yet: a workspace with names on its egress
+      // list keeps its connections to addresses it may have resolved before the restart.
+      const learned = reason === 'start'
+        ? (ws: Workspace) => hasEgressNames(ws.network.egress)
+        : this.learned ?? undefined;
+      const ctx = { ...this.context(registry), learned };
+      try {
+        const doomed = (await this.nl.ctList()).filter((t) => DELETABLE.has(t.proto) &&
+          [t.src, t.dst].some((ip) => {
+            const ws = byIp.get(ip);
+            return ws !== undefined && ws.interface !== null && !stillAllowed(ws, t, ctx);
+          }));
+        if (doomed.length === 0) return;
+        const ended = await this.nl.ctDelete(doomed);
+        this.log.warn({ ended, reason }, 'connections the policy refuses ended');
+      } catch (err) {
+        this.log.error({ err, reason }, 'ending refused connections failed');
+      }
+    });
+  }
+
+  /** What stillAllowed needs to know of the host, for `registry`. */
+  private context(registry: ReadonlyMap<string, Workspace>) {
+    const { net, len } = this.o.workspaceNet;
+    return {
+      workspaceNet: cidrRange({ base: parseIpv4(net)!, prefix: len }),
+      runtimeApiPort: this.o.runtimeApiPort,
+      registry,
+      learned: this.learned ?? undefined,
+    };
   }
 
   /** Runs `fn` after every earlier kernel operation, so transactions never interleave. */

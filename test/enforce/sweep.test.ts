@@ -49,6 +49,7 @@ t.test('a change that only widens lists no conntrack', async (t) => {
   const a = ws('ws_a', 1, { egress_ports: [443] });
   const k = kernel([tcp(a.ip, '198.18.0.10', 443)]);
   await k.enforcer.start(reg(a));
+  k.state.listings = 0; // start's own sweep (tested below)
   const wider = ws('ws_a', 1, { egress_ports: [443, 80] });
   await k.enforcer.apply([{ prev: a, next: wider }], reg(wider));
   t.equal(k.state.listings, 0);
@@ -61,6 +62,7 @@ t.test('narrowing changes queued together share one listing', async (t) => {
   const all = [1, 2, 3].map((n) => ws(`ws_${n}`, n));
   const k = kernel(all.map((w) => tcp(w.ip, '198.18.0.10', 80)));
   await k.enforcer.start(reg(...all));
+  k.state.listings = 0; // start's own sweep (tested below)
 
   const shut = all.map((w) => ({ ...w, network: { ...w.network, allow_internet: false } }));
   await Promise.all(all.map((w, i) =>
@@ -75,6 +77,7 @@ t.test('a sweep judges a workspace by its latest policy, not the one that queued
     const a = ws('ws_a', 1);
     const k = kernel([tcp(a.ip, '198.18.0.10', 80)]);
     await k.enforcer.start(reg(a));
+    k.state.listings = 0; // start's own sweep (tested below)
 
     const off = ws('ws_a', 1, { allow_internet: false });
     const narrowing = k.enforcer.apply([{ prev: a, next: off }], reg(off));
@@ -89,6 +92,7 @@ t.test('a change committed after a sweep started waits for the next one', async 
   const conntrack = [tcp(a.ip, '198.18.0.10', 80)];
   const k = kernel(conntrack);
   await k.enforcer.start(reg(a));
+  k.state.listings = 0; // start's own sweep (tested below)
 
   const off = ws('ws_a', 1, { allow_internet: false });
   await k.enforcer.apply([{ prev: a, next: off }], reg(off));
@@ -97,4 +101,17 @@ t.test('a change committed after a sweep started waits for the next one', async 
   await k.enforcer.apply([{ prev: a, next: ports }], reg(ports));
   t.equal(k.state.listings, 2, 'each narrowing change awaited its own listing');
   t.equal(k.state.deleted.length, 2);
+});
+
+t.test('a start ends the connections no policy admits, in one listing', async (t) => {
+  const a = ws('ws_a', 1, { allow_internet: false });
+  const b = ws('ws_b', 2, { egress: ['198.18.0.0/24'] });
+  const named = ws('ws_c', 3, { egress: ['example.com'] });
+  const k = kernel([tcp(a.ip, '198.18.0.10', 80), tcp(b.ip, '198.18.0.10', 80),
+    tcp(b.ip, '198.18.9.10', 80), tcp(named.ip, '198.18.9.10', 80), tcp(b.ip, a.ip, 22)]);
+  await k.enforcer.start(reg(a, b, named));
+  t.equal(k.state.listings, 1);
+  t.same(k.state.deleted.map((c) => `${c.src}>${c.dst}`).sort(), [
+    `${a.ip}>198.18.0.10`, `${b.ip}>${a.ip}`, `${b.ip}>198.18.9.10`,
+  ].sort(), 'internet off, an unlisted address, a port never opened; names are kept');
 });

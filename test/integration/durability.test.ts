@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import { createLab, type Lab } from '../lab/lab';
-import { tcp } from '../lab/probe';
+import { holdTcp, tcp } from '../lab/probe';
 import { NftSocket } from '../../src/nft/addon';
 import { normalize } from '../support/render';
 import { spawn } from 'node:child_process';
@@ -239,6 +239,29 @@ t.test('a table deleted while the daemon was down comes back at start', async (t
   await lab.daemon!.start();
   t.equal(await listing(), before);
   await enforced(t, 'after the start');
+});
+
+t.test('a connection opened while the table was missing ends at start', async (t) => {
+  // A host firewall that uses conntrack keeps it tracking while the daemon's table is gone.
+  await lab.nft(['add', 'table', 'ip', 'hostfw']);
+  await lab.nft(['add', 'chain', 'ip', 'hostfw', 'fw',
+    '{ type filter hook forward priority 10; policy accept; }']);
+  await lab.nft(['add', 'rule', 'ip', 'hostfw', 'fw', 'ct', 'state', 'new', 'counter']);
+  t.teardown(() => lab.nft(['delete', 'table', 'ip', 'hostfw']));
+
+  await lab.daemon!.kill9();
+  await lab.nft(['delete', 'table', 'inet', TABLE]);
+  const [a, b] = [lab.ws('ws_a'), lab.ws('ws_b')];
+  // ws_b has no link to ws_a: only the missing table lets this connection open.
+  const held = await holdTcp(lab.run, b.ns, a.ip, 80);
+  t.teardown(() => held.close());
+  t.equal(await held.check(1000), 'alive', 'open while the table is missing');
+
+  await lab.daemon!.start();
+  for (let i = 0; i < 100 && (await api('GET', '/healthz')).status !== 200; i++) await sleep(50);
+  t.equal(await held.check(1000), 'timeout', 'ended once the table is back');
+  t.equal((await tcp(b.ns, a.ip, 80, { timeoutMs: 1000 })).result, 'timeout', 'and stays dark');
+  t.ok(lab.daemon!.logs.some((l) => /connections the policy refuses ended/.test(l)), 'logged');
 });
 
 t.test('a daemon does not start over a table another process owns', async (t) => {
