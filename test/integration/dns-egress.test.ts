@@ -198,7 +198,12 @@ t.test('an old address stays open while a connection to it is, then closes', asy
   while ((await learned('ws_c')).includes(P1) && Date.now() - closed < 25_000) await sleep(500);
   const ms = Date.now() - closed;
   t.notOk((await learned('ws_c')).includes(P1), `gone ${ms} ms after the connection closed`);
-  t.equal((await tcp(c.ns, P1, 80)).result, 'reset');
+  const after = (await tcp(c.ns, P1, 80)).result;
+  // Seen once in CI (1 run of 4): gone after 41 ms, yet connected. Keep what shows why.
+  if (after !== 'reset') {
+    t.comment(`learned now: ${await learned('ws_c')}\n${lab.daemon!.logTail(40)}`);
+  }
+  t.equal(after, 'reset');
 });
 
 t.test('rebinding answers open nothing and are withheld', async (t) => {
