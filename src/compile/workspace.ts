@@ -10,7 +10,7 @@ import {
   accept, drop, goTo, inCidr, ipDaddr, isIpv4, lookup, match, meta, ret, thDport,
   IPPROTO_TCP, IPPROTO_UDP,
 } from './expr';
-import { CHAINS, KEYS, SETS, inChain, outChain } from './layout';
+import { CHAINS, KEYS, SETS, egressNetSet, inChain, outChain } from './layout';
 import { resolveLinks } from '../model/links';
 import type { Zone } from '../config';
 import { appliedZone } from '../outbound/pool';
@@ -62,8 +62,9 @@ export function compileWorkspace(
   add(SETS.in, { key: tap, verdict: { kind: 'jump', chain: inChain(ws.id) } });
 
   if (p.allow_internet) {
+    const egressNet = egressNetSet(ws.id);
     for (const [first, last] of egressRanges(p.egress)) {
-      add(SETS.egressNet, { key: concat(tap, ipv4Of(first)), keyEnd: concat(tap, ipv4Of(last)) });
+      add(egressNet, { key: concat(tap, ipv4Of(first)), keyEnd: concat(tap, ipv4Of(last)) });
     }
     for (const port of p.egress_ports) {
       add(SETS.egressPort, ...PROTOS.map((pr) => ({ key: concat(tap, u8(pr), be16(port)) })));
@@ -116,7 +117,7 @@ export function egressChecks(ws: Workspace, otherwise: Expr): Expr[][] {
   // Refused unless a listed address or CIDR admits it, or, with names on the list, an
   // address the daemon's DNS learned for them (egress_learned: tap . ip, timed out).
   if (p.egress.length > 0) {
-    const toEgress = lookup(KEYS.ifaceDst, SETS.egressNet, true);
+    const toEgress = lookup(KEYS.ifaceDst, egressNetSet(ws.id), true);
     const learned = hasEgressNames(p.egress)
       ? lookup(KEYS.ifaceDst, SETS.egressLearned, true) : [];
     rules.push([...isIpv4(), ...toEgress, ...learned, otherwise]);
