@@ -7,7 +7,8 @@ import type { Expr } from '../../src/nft/types';
 const layout = { table: 't', uplink: 'eth0', workspaceNet: { net: '10.0.0.0', len: 8 } };
 
 t.test('the skeleton creates every egress shard as a concatenated interval set', async (t) => {
-  const sets = skeleton(layout).flatMap((op) => (op.kind === 'set' && op.op !== 'delete' ? [op.set] : []));
+  const sets = skeleton(layout)
+    .flatMap((op) => (op.kind === 'set' && op.op !== 'delete' ? [op.set] : []));
   const shards = sets.filter((s) => s.name.startsWith('egress_net_'));
   t.equal(shards.length, EGRESS_SHARDS);
   for (const s of shards) t.match(s, { interval: true, fields: [16, 4], keyLen: 20 });
