@@ -169,17 +169,19 @@ export class ConnectionsTable {
   private add(t: CtTuple): void {
     if (!this.o.covers(t.src) && !this.o.covers(t.dst)) return;
     const key = keyOf(t);
-    this.remove(t);
+    if (this.entries.has(key)) this.remove(t, key);
     this.entries.set(key, t);
-    for (const addr of new Set([t.src, t.dst])) {
-      let keys = this.byAddress.get(addr);
-      if (!keys) this.byAddress.set(addr, (keys = new Set()));
-      keys.add(key);
-    }
+    this.index(t.src, key);
+    if (t.dst !== t.src) this.index(t.dst, key);
   }
 
-  private remove(t: CtTuple): void {
-    const key = keyOf(t);
+  private index(addr: string, key: string): void {
+    const keys = this.byAddress.get(addr);
+    if (keys) keys.add(key);
+    else this.byAddress.set(addr, new Set([key]));
+  }
+
+  private remove(t: CtTuple, key = keyOf(t)): void {
     if (!this.entries.delete(key)) return;
     for (const addr of [t.src, t.dst]) {
       const keys = this.byAddress.get(addr);
