@@ -93,12 +93,23 @@ export class ConnectionsTable {
   async of(addresses: Iterable<string>): Promise<CtTuple[]> {
     this.source.drain();
     const wanted = new Set(addresses);
-    if (this.trusted && !this.broken && this.o.eventsEnabled() && this.coversAll(wanted)) {
+    const reason = this.distrust(wanted);
+    if (reason === null) {
       this.fromMemory++;
       return this.collect(wanted);
     }
+    this.o.log.info({ reason }, 'conntrack listed instead of looked up');
     const listed = await this.relist();
     return listed.filter((t) => wanted.has(t.src) || wanted.has(t.dst));
+  }
+
+  /** Why memory cannot answer for `wanted` now; null when it can. */
+  private distrust(wanted: Set<string>): string | null {
+    if (this.broken) return 'event socket closed';
+    if (!this.o.eventsEnabled()) return 'nf_conntrack_events is 0';
+    if (!this.trusted) return 'events may have been missed';
+    for (const addr of wanted) if (!this.o.covers(addr)) return `${addr} outside what is kept`;
+    return null;
   }
 
   /** Counters of how lookups were answered. */
@@ -187,11 +198,6 @@ export class ConnectionsTable {
       const keys = this.byAddress.get(addr);
       if (keys?.delete(key) && keys.size === 0) this.byAddress.delete(addr);
     }
-  }
-
-  private coversAll(addresses: Set<string>): boolean {
-    for (const addr of addresses) if (!this.o.covers(addr)) return false;
-    return true;
   }
 
   private collect(addresses: Set<string>): CtTuple[] {
