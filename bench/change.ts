@@ -27,8 +27,8 @@ const CHANGE_PORT = 8443;
 
 /**
  * Medians over rounds of one size's per-round percentiles, in ms. Adding the port only
- * widens the policy (the daemon ends nothing, so it does not list conntrack); removing it
- * narrows it (the daemon lists conntrack to end what the port carried).
+ * widens the policy (the daemon ends nothing, so it looks up no connection); removing it
+ * narrows it (the daemon looks up the workspace's connections to end what the port carried).
  */
 export interface ChangeRow {
   workspaces: number;

@@ -12,38 +12,16 @@
 #include <cstring>
 #include <vector>
 
+#include "ct_tuple.h"
+
 namespace nftnapi {
 
 namespace {
-
-// One original-direction tuple, addresses and ports in network order.
-struct Tuple {
-  uint8_t proto = 0;
-  uint32_t src = 0;
-  uint32_t dst = 0;
-  uint16_t sport = 0;
-  uint16_t dport = 0;
-  // An ICMP entry's echo id (network order), type and code, in place of ports.
-  uint16_t icmpId = 0;
-  uint8_t icmpType = 0;
-  uint8_t icmpCode = 0;
-  // The reply tuple's destination: where src was translated to, if it was (ctList only).
-  uint32_t replyDst = 0;
-  // TCP_CONNTRACK_* of a TCP entry, 0 (NONE) when not reported (ctList only).
-  uint8_t tcpState = 0;
-};
 
 // Deletes sent per sendmsg; their acks fit the receive buffer many times over.
 constexpr uint32_t kDeleteChunk = 256;
 // One delete: headers, and the tuple nest of about 60 bytes.
 constexpr size_t kDeleteBound = 128;
-
-// Protocols whose conntrack tuple is addresses and ports (nf_conntrack_proto_*.c);
-// ICMP tuples hold type, code and id instead (CtTuple.icmp).
-bool HasPorts(uint32_t proto) {
-  return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
-         proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
-}
 
 // Starts a ctnetlink message for AF_INET.
 struct nlmsghdr* Header(char* buf, uint8_t type, uint16_t flags, uint32_t seq) {
@@ -56,90 +34,6 @@ struct nlmsghdr* Header(char* buf, uint8_t type, uint16_t flags, uint32_t seq) {
   nfg->nfgen_family = AF_INET;
   nfg->version = NFNETLINK_V0;
   return nlh;
-}
-
-// Calls fn(type, attr) for every attribute in a nest.
-template <typename Fn>
-void EachNested(const struct nlattr* nest, Fn fn) {
-  auto* attr = static_cast<const struct nlattr*>(mnl_attr_get_payload(nest));
-  int left = static_cast<int>(mnl_attr_get_payload_len(nest));
-  for (; mnl_attr_ok(attr, left); attr = mnl_attr_next(attr)) {
-    left -= static_cast<int>(MNL_ALIGN(attr->nla_len));
-    fn(mnl_attr_get_type(attr), attr);
-  }
-}
-
-// Reads the IPv4 destination of a CTA_TUPLE_REPLY nest.
-void ParseReplyDst(const struct nlattr* reply, uint32_t* dst) {
-  EachNested(reply, [&](uint16_t type, const struct nlattr* a) {
-    if (type != CTA_TUPLE_IP) {
-      return;
-    }
-    EachNested(a, [&](uint16_t ip, const struct nlattr* b) {
-      if (ip == CTA_IP_V4_DST && mnl_attr_get_payload_len(b) == 4) {
-        *dst = mnl_attr_get_u32(b);
-      }
-    });
-  });
-}
-
-// Reads CTA_TUPLE_ORIG (and the reply's destination) of one conntrack message; false
-// for a non-IPv4 entry.
-bool ParseTuple(const struct nlmsghdr* nlh, Tuple* t) {
-  bool v4 = false;
-  auto* attr = static_cast<const struct nlattr*>(
-      mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg)));
-  int left = static_cast<int>(nlh->nlmsg_len) - MNL_NLMSG_HDRLEN -
-             static_cast<int>(MNL_ALIGN(sizeof(struct nfgenmsg)));
-  for (; mnl_attr_ok(attr, left); attr = mnl_attr_next(attr)) {
-    left -= static_cast<int>(MNL_ALIGN(attr->nla_len));
-    if (mnl_attr_get_type(attr) == CTA_TUPLE_REPLY) {
-      ParseReplyDst(attr, &t->replyDst);
-      continue;
-    }
-    // CTA_PROTOINFO > CTA_PROTOINFO_TCP > CTA_PROTOINFO_TCP_STATE: is the connection open.
-    if (mnl_attr_get_type(attr) == CTA_PROTOINFO) {
-      EachNested(attr, [&](uint16_t info, const struct nlattr* a) {
-        if (info != CTA_PROTOINFO_TCP) {
-          return;
-        }
-        EachNested(a, [&](uint16_t field, const struct nlattr* b) {
-          if (field == CTA_PROTOINFO_TCP_STATE && mnl_attr_get_payload_len(b) >= 1) {
-            t->tcpState = mnl_attr_get_u8(b);
-          }
-        });
-      });
-      continue;
-    }
-    if (mnl_attr_get_type(attr) != CTA_TUPLE_ORIG) {
-      continue;
-    }
-    EachNested(attr, [&](uint16_t type, const struct nlattr* a) {
-      if (type == CTA_TUPLE_IP) {
-        EachNested(a, [&](uint16_t ip, const struct nlattr* b) {
-          if ((ip == CTA_IP_V4_SRC || ip == CTA_IP_V4_DST) && mnl_attr_get_payload_len(b) == 4) {
-            (ip == CTA_IP_V4_SRC ? t->src : t->dst) = mnl_attr_get_u32(b);
-            v4 = true;
-          }
-        });
-      } else if (type == CTA_TUPLE_PROTO) {
-        EachNested(a, [&](uint16_t p, const struct nlattr* b) {
-          if (p == CTA_PROTO_NUM && mnl_attr_get_payload_len(b) >= 1) {
-            t->proto = mnl_attr_get_u8(b);
-          } else if ((p == CTA_PROTO_SRC_PORT || p == CTA_PROTO_DST_PORT) &&
-                     mnl_attr_get_payload_len(b) >= 2) {
-            (p == CTA_PROTO_SRC_PORT ? t->sport : t->dport) = mnl_attr_get_u16(b);
-          } else if (p == CTA_PROTO_ICMP_ID && mnl_attr_get_payload_len(b) >= 2) {
-            t->icmpId = mnl_attr_get_u16(b);
-          } else if ((p == CTA_PROTO_ICMP_TYPE || p == CTA_PROTO_ICMP_CODE) &&
-                     mnl_attr_get_payload_len(b) >= 1) {
-            (p == CTA_PROTO_ICMP_TYPE ? t->icmpType : t->icmpCode) = mnl_attr_get_u8(b);
-          }
-        });
-      }
-    });
-  }
-  return v4;
 }
 
 // Appends one delete request for t to buf.
@@ -243,26 +137,7 @@ class CtListWorker : public Napi::AsyncWorker {
 
     Napi::Array out = Napi::Array::New(env, tuples_.size());
     for (size_t i = 0; i < tuples_.size(); i++) {
-      const Tuple& t = tuples_[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("proto", t.proto);
-      o.Set("src", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t.src), 4));
-      o.Set("dst", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t.dst), 4));
-      o.Set("sport", ntohs(t.sport));
-      o.Set("dport", ntohs(t.dport));
-      o.Set("replyDst",
-            Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t.replyDst), 4));
-      if (t.tcpState != 0) {
-        o.Set("tcpState", t.tcpState);
-      }
-      if (t.proto == IPPROTO_ICMP) {
-        Napi::Object icmp = Napi::Object::New(env);
-        icmp.Set("id", ntohs(t.icmpId));
-        icmp.Set("type", t.icmpType);
-        icmp.Set("code", t.icmpCode);
-        o.Set("icmp", icmp);
-      }
-      out.Set(i, o);
+      out.Set(i, TupleObject(env, tuples_[i]));
     }
     deferred_.Resolve(out);
   }

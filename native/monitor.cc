@@ -3,21 +3,17 @@
 #include "monitor.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <sched.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "errors.h"
+#include "group_socket.h"
 
 namespace nftnapi {
 
@@ -54,50 +50,6 @@ std::string FamilyName(uint8_t family) {
     case NFPROTO_NETDEV: return "netdev";
     default: return std::to_string(family);
   }
-}
-
-// Opens the socket inside netnsPath (if given) and joins NFNLGRP_NFTABLES. The thread
-// goes back to its own namespace before returning; if it cannot, the process must not
-// go on programming the wrong namespace, so it aborts (as socket.cc does).
-mnl_socket* OpenMonitor(const std::string& netnsPath, SysError* error) {
-  int original = -1;
-  if (!netnsPath.empty()) {
-    original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    int target = open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC);
-    if (original < 0 || target < 0 || setns(target, CLONE_NEWNET) != 0) {
-      *error = Sys("setns(" + netnsPath + ")", errno);
-      if (target >= 0) close(target);
-      if (original >= 0) close(original);
-      return nullptr;
-    }
-    close(target);
-  }
-
-  mnl_socket* nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  int group = NFNLGRP_NFTABLES;
-  if (nl == nullptr || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
-      mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
-    *error = Sys("open(nf_tables monitor)", errno);
-    if (nl != nullptr) mnl_socket_close(nl);
-    nl = nullptr;
-  }
-  if (nl != nullptr) {
-    // SO_RCVBUFFORCE needs CAP_NET_ADMIN, which the daemon has; else the sysctl cap.
-    int fd = mnl_socket_get_fd(nl);
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &kRcvBuf, sizeof(kRcvBuf)) != 0) {
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kRcvBuf, sizeof(kRcvBuf));
-    }
-  }
-
-  if (original >= 0) {
-    if (setns(original, CLONE_NEWNET) != 0) {
-      fprintf(stderr, "nftables-napi: cannot return to the original netns: %s\n",
-              strerror(errno));
-      abort();
-    }
-    close(original);
-  }
-  return nl;
 }
 
 // mnl_attr_for_each, written out: its macro assigns a void* that C++ will not convert.
@@ -187,7 +139,7 @@ NftMonitor::NftMonitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NftMon
   if (info[0].IsString()) netns = info[0].As<Napi::String>().Utf8Value();
 
   SysError error;
-  nl_ = OpenMonitor(netns, &error);
+  nl_ = OpenGroupSocket(netns, {NFNLGRP_NFTABLES}, kRcvBuf, "nf_tables monitor", &error);
   if (nl_ == nullptr) {
     ThrowError(env, error);
     return;

@@ -10,12 +10,14 @@ import { NftSocket } from './nft/addon';
 import { KernelEnforcer } from './enforce/kernel';
 import { WorkspaceRegistry } from './service/registry';
 import { buildServer, listenOnSocket } from './api/server';
-import { formatIpv4, parseCidr } from './net/ipv4';
+import { cidrRange, formatIpv4, parseCidr, parseIpv4 } from './net/ipv4';
 import { StateStore } from './state/store';
 import { DurableState } from './state/durable';
 import { StoredSecrets } from './state/secrets';
 import { DriftMonitor } from './enforce/drift';
 import { NftMonitor } from './nft/monitor';
+import { CtMonitor, conntrackEvents } from './nft/ct-monitor';
+import { ConnectionsTable } from './enforce/connections-table';
 import { announceReady, announceStopping } from './systemd/ready';
 import { errorLine } from './systemd/journal';
 import { createProxies } from './proxy/start';
@@ -79,6 +81,22 @@ async function main(): Promise<void> {
   });
 
   await enforcer.start(registry.snapshot());
+  // Narrowing changes look their connections up here instead of listing conntrack.
+  const [first, last] = cidrRange(net.cidr);
+  const connections = await ConnectionsTable.open({
+    list: () => nl.ctList(),
+    subscribe: (onBatch) => CtMonitor.open(onBatch),
+    covers: (addr) => {
+      const n = parseIpv4(addr);
+      return n !== null && n >= first && n <= last;
+    },
+    eventsEnabled: () => conntrackEvents(),
+    log,
+  }).catch((err: unknown) => {
+    log.error({ err }, 'conntrack events unavailable; narrowing changes list conntrack');
+    return null;
+  });
+  enforcer.connections = connections;
   const owned = config.table_owner;
   log.info({ table: config.table, uplink: config.uplink, owned }, 'table in place');
   const drift = new DriftMonitor(enforcer, {
@@ -100,6 +118,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping; rules stay in the kernel');
     announceStopping();
     drift.close();
+    connections?.close();
     Promise.all([app.close(), proxies.close()]).finally(() => {
       dns.close();
       store.close();

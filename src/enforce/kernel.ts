@@ -59,6 +59,8 @@ export interface ReconcileHint {
 export class KernelEnforcer implements Enforcer {
   /** Addresses the daemon's DNS opened for egress names (src/dns); their connections stay. */
   learned: ((ws: Workspace, addr: string) => boolean) | null = null;
+  /** The namespace's connections kept from events; none: every sweep lists conntrack. */
+  connections: { of(addresses: string[]): Promise<CtTuple[]> } | null = null;
   private readonly applied = new Map<string, CompiledWorkspace>();
   private tail: Promise<unknown> = Promise.resolve();
   private started = false;
@@ -334,7 +336,12 @@ export class KernelEnforcer implements Enforcer {
       return { prev, next: latest, ctx: this.context(registry) };
     });
     try {
-      const tuples = await this.nl.ctList();
+      // Only entries with a judged workspace's old or new address at one end can be ended.
+      const ips = judged.flatMap(({ prev, next }) => [prev?.ip, next?.ip]);
+      const addresses = [...new Set(ips.filter((ip): ip is string => ip !== undefined))];
+      const tuples = this.connections
+        ? await this.connections.of(addresses)
+        : await this.nl.ctList();
       const doomed = tuples.filter((t) =>
         judged.some(({ prev, next, ctx }) => {
           if (translatedAway({ prev, next }, t, this.o.zones ?? [])) return true;

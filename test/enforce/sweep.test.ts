@@ -115,3 +115,27 @@ t.test('a start ends the connections no policy admits, in one listing', async (t
     `${a.ip}>198.18.0.10`, `${b.ip}>${a.ip}`, `${b.ip}>198.18.9.10`,
   ].sort(), 'internet off, an unlisted address, a port never opened; names are kept');
 });
+
+t.test('with the connections table, a narrowing change asks it for its own addresses only',
+  async (t) => {
+    const a = ws('ws_a', 1);
+    const b = ws('ws_b', 2);
+    const renumbered = ws('ws_a', 5, { allow_internet: false });
+    const k = kernel([]);
+    const asked: string[][] = [];
+    const entries = [tcp(a.ip, '198.18.0.10', 80), tcp(renumbered.ip, '198.18.0.10', 80)];
+    k.enforcer.connections = {
+      async of(addresses) {
+        asked.push([...addresses].sort());
+        return entries;
+      },
+    };
+    await k.enforcer.start(reg(a, b));
+    k.state.listings = 0; // start's own sweep lists (tested above)
+
+    await k.enforcer.apply([{ prev: a, next: renumbered }], reg(renumbered, b));
+    t.equal(k.state.listings, 0, 'no listing');
+    t.same(asked, [[a.ip, renumbered.ip].sort()], 'the old and the new address');
+    t.same(k.state.deleted.map((c) => c.src).sort(), [a.ip, renumbered.ip].sort(),
+      'the old address is gone, the new one has no internet');
+  });

@@ -117,6 +117,10 @@ t.test('a change that tightens a policy ends the connections it no longer allows
   await patch('ws_c', { egress: ['198.18.2.0/24'] });
   t.equal(await doomed.check(), 'reset', 'the disallowed connection is reset');
   t.equal(await kept.check(), 'alive', 'the allowed one carries on');
+  const listed = ['conntrack listed instead of looked up',
+    'conntrack events unavailable; narrowing changes list conntrack'];
+  t.same(lab.daemon!.logRecords().filter((r) => listed.includes(r.msg as string)), [],
+    'found in the table kept from conntrack events, not in a listing');
 });
 
 t.test('a change that only widens keeps every connection and lists no conntrack',
