@@ -25,6 +25,7 @@ import type { DurableState } from '../state/durable';
 import type { Zone } from '../config';
 import { ZonePool } from '../outbound/pool';
 import { checkPlacement } from './placement';
+import { PersistentMap } from './persistent-map';
 
 /** What the registry needs from the daemon. */
 export interface RegistryOptions {
@@ -61,7 +62,8 @@ export interface PutResult {
 
 /** The in-memory desired state and the operations on it. */
 export class WorkspaceRegistry {
-  private readonly workspaces = new Map<string, Workspace>();
+  /** Immutable: every change makes a new one, so a snapshot handed out stays as it was. */
+  private workspaces: PersistentMap<Workspace>;
   private readonly queue = new KeyedQueue();
   private readonly gate = new Gate();
   private readonly network: Cidr | null;
@@ -71,7 +73,8 @@ export class WorkspaceRegistry {
   /** @param options the enforcer, the plans that may use a custom proxy, the network */
   constructor(private readonly options: RegistryOptions) {
     this.network = options.workspaceNetwork ? mustParseCidr(options.workspaceNetwork) : null;
-    for (const ws of options.initial ?? []) this.workspaces.set(ws.id, ws);
+    const initial = [...(options.initial ?? [])];
+    this.workspaces = PersistentMap.from(initial.map((w) => [w.id, w] as const));
     this.pool = new ZonePool(options.zones);
   }
 
@@ -126,9 +129,9 @@ export class WorkspaceRegistry {
     return networkView(this.get(id), this.workspaces);
   }
 
-  /** A copy of the whole desired state. */
+  /** The whole desired state as it is now; later changes leave it as it was. */
   snapshot(): ReadonlyMap<string, Workspace> {
-    return new Map(this.workspaces);
+    return this.workspaces;
   }
 
   private async putNow(id: string, input: WorkspaceInput): Promise<PutResult> {
@@ -147,7 +150,7 @@ export class WorkspaceRegistry {
     const linkers = prev?.ip === next.ip ? [] : this.linkersOf(id);
 
     await this.commit([{ prev, next }, ...linkers], registry, id);
-    this.workspaces.set(id, next);
+    this.workspaces = this.workspaces.set(id, next);
     await this.options.proxies?.applied(prev, next);
     return { created: prev === null, workspace: next };
   }
@@ -163,8 +166,9 @@ export class WorkspaceRegistry {
     // A VM still running after its DELETE sends into nothing: the forward chain drops what
     // a workspace sends to an address no workspace holds, and tap_prefix darkens its tap.
     await this.commit([{ prev, next: null }, ...linkers], registry, id, unlinked);
-    this.workspaces.delete(id);
-    for (const w of unlinked) this.workspaces.set(w.id, w);
+    let workspaces = this.workspaces.delete(id);
+    for (const w of unlinked) workspaces = workspaces.set(w.id, w);
+    this.workspaces = workspaces;
     await this.options.proxies?.applied(prev, null);
   }
 
@@ -189,7 +193,7 @@ export class WorkspaceRegistry {
       await unstage();
       throw err;
     }
-    this.workspaces.set(id, next);
+    this.workspaces = this.workspaces.set(id, next);
     await this.options.proxies?.applied(prev, next);
     return patchView(next, this.workspaces, patch.private_link_ids !== undefined);
   }
@@ -200,7 +204,7 @@ export class WorkspaceRegistry {
 
     const next: Workspace = { ...prev, network: { ...prev.network, outbound_ip: ip } };
     await this.commit([{ prev, next }], this.with(id, next), id);
-    this.workspaces.set(id, next);
+    this.workspaces = this.workspaces.set(id, next);
     return prev.network.outbound_ip;
   }
 
@@ -266,16 +270,17 @@ export class WorkspaceRegistry {
       });
   }
 
-  /** The registry as it will be once `id` is `workspace` (or gone, for null) and `also`. */
+  /**
+   * The registry as it will be once `id` is `workspace` (or gone, for null) and `also`: a
+   * new immutable map sharing all but the changed paths with the current one.
+   */
   private with(
     id: string,
     workspace: Workspace | null,
     also: Workspace[] = [],
-  ): Map<string, Workspace> {
-    const registry = new Map(this.workspaces);
-    if (workspace) registry.set(id, workspace);
-    else registry.delete(id);
-    for (const w of also) registry.set(w.id, w);
+  ): PersistentMap<Workspace> {
+    let registry = workspace ? this.workspaces.set(id, workspace) : this.workspaces.delete(id);
+    for (const w of also) registry = registry.set(w.id, w);
     return registry;
   }
 

@@ -71,7 +71,8 @@ t.test('a change the store cannot keep is taken back out of the kernel', async (
   await t.rejects(registry.patchNetwork('ws_a', { ingress_ports: [80] }), /taken back/);
   const [applied, reverted] = enforcer.calls.slice(-2);
   t.same(reverted.changes, [{ prev: applied.changes[0].next, next: applied.changes[0].prev }]);
-  t.same([...reverted.registry.entries()],
+  const byId = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : 1);
+  t.same([...reverted.registry.entries()].sort(byId),
     [['ws_a', applied.changes[0].prev], ['ws_b', registry.get('ws_b')]],
     'the revert resolves against the whole registry as it was');
   t.same(registry.getNetwork('ws_a').ingress_ports, [], 'not in memory either');
