@@ -6,13 +6,14 @@
  * workspace, have the enforcer make the kernel match, and only then store it. When the
  * enforcer throws, nothing is stored and the error goes back to the caller.
  *
- * Requests for one workspace run in arrival order. PATCHes of different workspaces run
- * concurrently; a PUT or DELETE runs alone, because it can change what other workspaces'
- * private links resolve to, and every change in flight must see the same addresses.
+ * Requests for one workspace run in arrival order. Requests of different workspaces that
+ * queue while a transaction is in flight share the next one (./group-commit): each is
+ * planned against the state the ones before it leave, so a PUT or DELETE, which can change
+ * what other workspaces' private links resolve to, is seen by every request after it.
  */
 import type { Logger } from 'pino';
 import { ApiError } from '../api/errors';
-import type { Enforcer, WorkspaceChange } from '../enforce/types';
+import type { Enforcer } from '../enforce/types';
 import { type Cidr, parseCidr } from '../net/ipv4';
 import { resolveLinks } from '../model/links';
 import { applyPatch } from '../model/patch';
@@ -20,11 +21,13 @@ import type { NetworkPatch, WorkspaceInput } from '../model/schema';
 import { defaultPolicy, type Plan, type Workspace } from '../model/types';
 import { type NetworkView, type PatchView, networkView, patchView } from '../model/view';
 import type { CustomProxyHooks } from '../proxy/service';
-import { Gate, KeyedQueue } from './queue';
+import { KeyedQueue } from './queue';
+import { GroupCommit, type Registry, type Request } from './group-commit';
 import type { DurableState } from '../state/durable';
 import type { Zone } from '../config';
 import { ZonePool } from '../outbound/pool';
 import { checkPlacement } from './placement';
+import { PersistentMap } from './persistent-map';
 
 /** What the registry needs from the daemon. */
 export interface RegistryOptions {
@@ -61,9 +64,10 @@ export interface PutResult {
 
 /** The in-memory desired state and the operations on it. */
 export class WorkspaceRegistry {
-  private readonly workspaces = new Map<string, Workspace>();
+  /** Immutable: every change makes a new one, so a snapshot handed out stays as it was. */
+  private workspaces: PersistentMap<Workspace>;
   private readonly queue = new KeyedQueue();
-  private readonly gate = new Gate();
+  private readonly commits: GroupCommit;
   private readonly network: Cidr | null;
   /** the dedicated outbound IP pool: GET /zone/mine, and the checks of POST .../ip */
   readonly pool: ZonePool;
@@ -71,33 +75,39 @@ export class WorkspaceRegistry {
   /** @param options the enforcer, the plans that may use a custom proxy, the network */
   constructor(private readonly options: RegistryOptions) {
     this.network = options.workspaceNetwork ? mustParseCidr(options.workspaceNetwork) : null;
-    for (const ws of options.initial ?? []) this.workspaces.set(ws.id, ws);
+    const initial = [...(options.initial ?? [])];
+    this.workspaces = PersistentMap.from(initial.map((w) => [w.id, w] as const));
     this.pool = new ZonePool(options.zones);
+    this.commits = new GroupCommit({
+      enforcer: options.enforcer, durable: options.durable, logger: options.logger,
+      current: () => this.workspaces,
+      commit: (state) => (this.workspaces = state),
+    });
   }
 
   /** Registers a workspace, or updates one and keeps its network policy. */
   put(id: string, input: WorkspaceInput): Promise<PutResult> {
-    return this.queue.run(id, () => this.gate.withExclusive(() => this.putNow(id, input)));
+    return this.queue.run(id, () => this.commits.submit(this.putRequest(id, input)));
   }
 
   /** Removes a workspace and its address from every other workspace's ingress. */
   delete(id: string): Promise<void> {
-    return this.queue.run(id, () => this.gate.withExclusive(() => this.deleteNow(id)));
+    return this.queue.run(id, () => this.commits.submit(this.deleteRequest(id)));
   }
 
   /** Applies a validated partial update and returns the PATCH response. */
   patchNetwork(id: string, patch: NetworkPatch): Promise<PatchView> {
-    // The preflight (up to preflight.timeout_ms) runs before the gate, so that a slow
-    // proxy holds up only this workspace's queue, never another workspace's PUT or DELETE.
+    // The preflight (up to preflight.timeout_ms) runs before the request joins a batch, so
+    // that a slow proxy holds up only this workspace's queue, never another workspace.
     return this.queue.run(id, async () => {
       const unstage = await this.prepareProxy(this.get(id), patch);
-      return this.gate.withShared(() => this.patchNow(id, patch, unstage));
+      return this.commits.submit(this.patchRequest(id, patch, unstage));
     });
   }
 
   /** Sets (or, with null, releases) the dedicated outbound IP; returns the one before. */
   setOutboundIp(id: string, ip: string | null): Promise<string | null> {
-    return this.queue.run(id, () => this.gate.withShared(() => this.outboundNow(id, ip)));
+    return this.queue.run(id, () => this.commits.submit(this.outboundRequest(id, ip)));
   }
 
   /** How many workspaces the registry holds (for /healthz, which is polled often). */
@@ -112,9 +122,9 @@ export class WorkspaceRegistry {
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** The stored workspace, or workspace_not_found. */
-  get(id: string): Workspace {
-    const workspace = this.workspaces.get(id);
+  /** The stored workspace (in `state`, by default the current one), or workspace_not_found. */
+  get(id: string, state: ReadonlyMap<string, Workspace> = this.workspaces): Workspace {
+    const workspace = state.get(id);
     if (!workspace) {
       throw new ApiError('workspace_not_found', `no workspace ${id} on this host; PUT it first`);
     }
@@ -126,87 +136,103 @@ export class WorkspaceRegistry {
     return networkView(this.get(id), this.workspaces);
   }
 
-  /** A copy of the whole desired state. */
+  /** The whole desired state as it is now; later changes leave it as it was. */
   snapshot(): ReadonlyMap<string, Workspace> {
-    return new Map(this.workspaces);
+    return this.workspaces;
   }
 
-  private async putNow(id: string, input: WorkspaceInput): Promise<PutResult> {
-    const prev = this.workspaces.get(id) ?? null;
-    this.checkPlacement(id, input);
-
-    let network = prev?.network ?? defaultPolicy();
-    if (network.outbound_mode === 'custom' && !this.options.customProxyPlans.includes(input.plan)) {
-      // A plan that loses the custom proxy takes the workspace back to managed outbound in
-      // the same transaction; its credentials go with it (proxy service: follow).
-      network = { ...network, outbound_mode: 'managed', custom_proxy: null };
-      this.options.logger?.info({ workspace: id, plan: input.plan }, 'custom proxy ended by plan');
-    }
-    const next: Workspace = { id, ...input, network };
-    const registry = this.with(id, next);
-    const linkers = prev?.ip === next.ip ? [] : this.linkersOf(id);
-
-    await this.commit([{ prev, next }, ...linkers], registry, id);
-    this.workspaces.set(id, next);
-    await this.options.proxies?.applied(prev, next);
-    return { created: prev === null, workspace: next };
+  private putRequest(id: string, input: WorkspaceInput): Request<PutResult> {
+    let prev: Workspace | null = null;
+    let next!: Workspace;
+    let planEnded = false;
+    return {
+      id,
+      plan: (state) => {
+        prev = state.get(id) ?? null;
+        this.checkPlacement(id, input, state);
+        let network = prev?.network ?? defaultPolicy();
+        // A plan that loses the custom proxy takes the workspace back to managed outbound in
+        // the same transaction; its credentials go with it (proxy service: follow).
+        planEnded = network.outbound_mode === 'custom' &&
+          !this.options.customProxyPlans.includes(input.plan);
+        if (planEnded) network = { ...network, outbound_mode: 'managed', custom_proxy: null };
+        next = { id, ...input, network };
+        const linkers = prev?.ip === next.ip ? [] : this.linkersOf(id, state);
+        return { after: state.set(id, next), applied: [id, ...linkers] };
+      },
+      done: async () => {
+        const fields = { workspace: id, plan: input.plan };
+        if (planEnded) this.options.logger?.info(fields, 'custom proxy ended by plan');
+        await this.options.proxies?.applied(prev, next);
+        return { created: prev === null, workspace: next };
+      },
+    };
   }
 
-  private async deleteNow(id: string): Promise<void> {
-    const prev = this.get(id);
-    const unlinked = this.unlinkedFrom(id);
-    const registry = this.with(id, null, unlinked);
-    const linkers = unlinked
-      .filter((w) => w.interface !== null)
-      .map((w) => ({ prev: this.get(w.id), next: w }));
-
-    // A VM still running after its DELETE sends into nothing: the forward chain drops what
-    // a workspace sends to an address no workspace holds, and tap_prefix darkens its tap.
-    await this.commit([{ prev, next: null }, ...linkers], registry, id, unlinked);
-    this.workspaces.delete(id);
-    for (const w of unlinked) this.workspaces.set(w.id, w);
-    await this.options.proxies?.applied(prev, null);
+  private deleteRequest(id: string): Request<void> {
+    let prev!: Workspace;
+    return {
+      id,
+      plan: (state) => {
+        prev = this.get(id, state);
+        // A VM still running after its DELETE sends into nothing: the forward chain drops
+        // what a workspace sends to an address no workspace holds, and tap_prefix darkens
+        // its tap.
+        const unlinked = this.unlinkedFrom(id, state);
+        let after = state.delete(id);
+        for (const w of unlinked) after = after.set(w.id, w);
+        const local = unlinked.filter((w) => w.interface !== null).map((w) => w.id);
+        return { after, applied: [id, ...local], stored: unlinked.map((w) => w.id) };
+      },
+      done: () => this.options.proxies?.applied(prev, null) ?? Promise.resolve(),
+    };
   }
 
-  private async patchNow(
+  private patchRequest(
     id: string,
     patch: NetworkPatch,
     unstage: () => Promise<void>,
-  ): Promise<PatchView> {
-    const prev = this.get(id);
-
-    const next: Workspace = { ...prev, network: applyPatch(prev.network, patch) };
-    if (patch.private_link_ids !== undefined) {
-      // Resolved once, now: an id that does not resolve is not linked, and registering a
-      // workspace under that id later must not grant it access the answer did not show.
-      next.network.private_link_ids = resolveLinks(next, this.workspaces).map((w) => w.id);
-    }
-    const registry = this.with(id, next);
-
-    try {
-      await this.commit([{ prev, next }], registry, id);
-    } catch (err) {
-      await unstage();
-      throw err;
-    }
-    this.workspaces.set(id, next);
-    await this.options.proxies?.applied(prev, next);
-    return patchView(next, this.workspaces, patch.private_link_ids !== undefined);
+  ): Request<PatchView> {
+    let prev!: Workspace;
+    let next!: Workspace;
+    return {
+      id,
+      plan: (state) => {
+        prev = this.get(id, state);
+        next = { ...prev, network: applyPatch(prev.network, patch) };
+        if (patch.private_link_ids !== undefined) {
+          // Resolved once, now: an id that does not resolve is not linked, and registering a
+          // workspace under that id later must not grant it access the answer did not show.
+          next.network.private_link_ids = resolveLinks(next, state).map((w) => w.id);
+        }
+        return { after: state.set(id, next), applied: [id] };
+      },
+      done: async () => {
+        await this.options.proxies?.applied(prev, next);
+        return patchView(next, this.workspaces, patch.private_link_ids !== undefined);
+      },
+      refused: unstage,
+    };
   }
 
-  private async outboundNow(id: string, ip: string | null): Promise<string | null> {
-    const prev = this.get(id);
-    if (prev.network.outbound_ip === ip) return ip;
-
-    const next: Workspace = { ...prev, network: { ...prev.network, outbound_ip: ip } };
-    await this.commit([{ prev, next }], this.with(id, next), id);
-    this.workspaces.set(id, next);
-    return prev.network.outbound_ip;
+  private outboundRequest(id: string, ip: string | null): Request<string | null> {
+    let before: string | null = null;
+    return {
+      id,
+      plan: (state) => {
+        const prev = this.get(id, state);
+        before = prev.network.outbound_ip;
+        if (before === ip) return { after: state, applied: [] };
+        const next: Workspace = { ...prev, network: { ...prev.network, outbound_ip: ip } };
+        return { after: state.set(id, next), applied: [id] };
+      },
+      done: async () => before,
+    };
   }
 
   /** Refuses what would clash with another workspace: its ip, its tap, its network. */
-  private checkPlacement(id: string, input: WorkspaceInput): void {
-    checkPlacement(id, input, this.workspaces.values(), {
+  private checkPlacement(id: string, input: WorkspaceInput, state: Registry): void {
+    checkPlacement(id, input, state.values(), {
       network: this.network,
       networkText: this.options.workspaceNetwork,
       hostInterfaces: ['lo', ...(this.options.hostInterfaces ?? [])],
@@ -246,63 +272,24 @@ export class WorkspaceRegistry {
    * address `id` resolves to, so they are recompiled in the same transaction (prev and
    * next are the same: only the registry they resolve against changed).
    */
-  private linkersOf(id: string): WorkspaceChange[] {
-    return [...this.workspaces.values()]
+  private linkersOf(id: string, state: Registry): string[] {
+    return [...state.values()]
       .filter((w) => w.id !== id && w.interface !== null)
       .filter((w) => w.network.private_link_ids.includes(id))
-      .map((w) => ({ prev: w, next: w }));
+      .map((w) => w.id);
   }
 
   /**
    * Every other workspace that links `id`, with that link dropped: a deleted workspace's
    * links end with it, so one registered later under the same id inherits none of them.
    */
-  private unlinkedFrom(id: string): Workspace[] {
-    return [...this.workspaces.values()]
+  private unlinkedFrom(id: string, state: Registry): Workspace[] {
+    return [...state.values()]
       .filter((w) => w.id !== id && w.network.private_link_ids.includes(id))
       .map((w) => {
         const private_link_ids = w.network.private_link_ids.filter((l) => l !== id);
         return { ...w, network: { ...w.network, private_link_ids } };
       });
-  }
-
-  /** The registry as it will be once `id` is `workspace` (or gone, for null) and `also`. */
-  private with(
-    id: string,
-    workspace: Workspace | null,
-    also: Workspace[] = [],
-  ): Map<string, Workspace> {
-    const registry = new Map(this.workspaces);
-    if (workspace) registry.set(id, workspace);
-    else registry.delete(id);
-    for (const w of also) registry.set(w.id, w);
-    return registry;
-  }
-
-  /** Applies and stores `changes`; `also` are workspaces `registry` changes besides them. */
-  private async commit(
-    changes: WorkspaceChange[],
-    registry: ReadonlyMap<string, Workspace>,
-    id: string,
-    also: readonly Workspace[] = [],
-  ): Promise<void> {
-    const started = performance.now();
-    // `registry` was derived from the state as it is now, before any await: what differs
-    // between the two is exactly what this call changes, and what gets stored.
-    const ids = new Set([...changes.map((c) => (c.next ?? c.prev)!.id), ...also.map((w) => w.id)]);
-    // Only those ids, as they are now: copying thousands of workspaces per call showed in
-    // a CPU profile at 5,000 (the durable layer rebuilds the whole map if it must revert).
-    const before = new Map<string, Workspace>();
-    for (const i of ids) {
-      const ws = this.workspaces.get(i);
-      if (ws) before.set(i, ws);
-    }
-    await this.options.enforcer.apply(changes, registry);
-    await this.options.durable?.record(changes, before, registry, ids);
-
-    const ms = Math.round(performance.now() - started);
-    const fields = { workspace: id, changes: changes.length, ms };
-    this.options.logger?.info(fields, 'desired state changed');
   }
 }
 

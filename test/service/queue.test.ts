@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Gate, KeyedQueue } from '../../src/service/queue';
+import { KeyedQueue } from '../../src/service/queue';
 
 function deferred() {
   let resolve!: () => void;
@@ -38,33 +38,4 @@ t.test('KeyedQueue: a failure goes to its caller and the queue goes on', async (
   const next = queue.run('a', async () => 'next');
   await t.rejects(failed, /boom/);
   t.equal(await next, 'next');
-});
-
-t.test('Gate: shared overlap, exclusive runs alone, first come first served', async (t) => {
-  const gate = new Gate();
-  const log: string[] = [];
-  const first = deferred();
-
-  const s1 = gate.withShared(async () => {
-    log.push('s1 start');
-    await first.promise;
-    log.push('s1 end');
-  });
-  const s2 = gate.withShared(async () => log.push('s2'));
-  const x = gate.withExclusive(async () => log.push('x'));
-  const s3 = gate.withShared(async () => log.push('s3'));
-  await tick();
-  t.same(log, ['s1 start', 's2'], 'x waits for s1; s3 waits behind x');
-
-  first.resolve();
-  await Promise.all([s1, s2, x, s3]);
-  t.same(log, ['s1 start', 's2', 's1 end', 'x', 's3']);
-});
-
-t.test('Gate releases after a failure', async (t) => {
-  const gate = new Gate();
-  await t.rejects(gate.withExclusive(async () => {
-    throw new Error('boom');
-  }));
-  t.equal(await gate.withShared(async () => 1), 1);
 });

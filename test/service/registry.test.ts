@@ -225,20 +225,81 @@ t.test('a refused request does not stop the next one for the same workspace', as
   t.same((await next).ingress_ports, [2]);
 });
 
-t.test('a slow apply on one workspace does not block another', async (t) => {
+t.test('PATCHes queued behind a transaction share the next one', async (t) => {
+  const { enforcer, registry } = setup();
+  for (const [id, ip] of [['ws_a', '10.0.0.2'], ['ws_b', '10.0.0.3'], ['ws_c', '10.0.0.4']]) {
+    await registry.put(id, input(ip, `tap_${id}`));
+  }
+  const release = enforcer.hold('ws_a');
+  const slow = registry.patchNetwork('ws_a', { ingress_ports: [1] });
+  await settle();
+
+  const queued = [
+    registry.patchNetwork('ws_b', { ingress_ports: [2] }),
+    registry.patchNetwork('ws_c', { ingress_ports: [3] }),
+  ];
+  await settle();
+  t.equal(enforcer.calls.length, 4, 'the two wait for the transaction in flight');
+  release();
+  const [b, c] = await Promise.all(queued);
+  await slow;
+
+  t.equal(enforcer.calls.length, 5, 'one transaction for both');
+  t.same(enforcer.changedIds(4), ['ws_b', 'ws_c']);
+  t.same(b.ingress_ports, [2]);
+  t.same(c.ingress_ports, [3]);
+});
+
+t.test('a refused request in a batch fails alone; the others still take effect', async (t) => {
   const { enforcer, registry } = setup();
   await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
   await registry.put('ws_b', input('10.0.0.3', 'tap_b'));
   const release = enforcer.hold('ws_a');
+  const slow = registry.patchNetwork('ws_a', { ingress_ports: [1] });
+  await settle();
 
-  let slowDone = false;
-  const slow = registry.patchNetwork('ws_a', { ingress_ports: [1] }).then(() => (slowDone = true));
-  const fast = await registry.patchNetwork('ws_b', { ingress_ports: [2] });
-  t.same(fast.ingress_ports, [2]);
-  t.equal(slowDone, false, 'ws_b finished while ws_a was still applying');
-
+  enforcer.refuseAlways('ws_c');
+  const results = Promise.allSettled([
+    registry.patchNetwork('ws_b', { ingress_ports: [2] }),
+    registry.put('ws_c', input('10.0.0.4', 'tap_c')),
+    registry.put('ws_d', input('10.0.0.5', 'tap_d')),
+  ]);
   release();
   await slow;
+  const [b, c, d] = await results;
+
+  t.equal(b.status, 'fulfilled');
+  t.equal(c.status, 'rejected');
+  t.match((c as PromiseRejectedResult).reason, { name: 'KernelError', workspace: 'ws_c' });
+  t.equal(d.status, 'fulfilled');
+  t.same(enforcer.changedIds(3).sort(), ['ws_b', 'ws_c', 'ws_d'], 'the batch, refused');
+  t.same([4, 5, 6].map((n) => enforcer.changedIds(n)).sort(), [['ws_b'], ['ws_c'], ['ws_d']],
+    'then one by one');
+  t.equal(enforcer.calls.length, 7);
+  t.same(registry.getNetwork('ws_b').ingress_ports, [2]);
+  t.throws(() => registry.get('ws_c'), { code: 'workspace_not_found' }, 'the refused: nothing');
+  t.same(registry.list().map((w) => w.id), ['ws_a', 'ws_b', 'ws_d']);
+});
+
+t.test('a request whose check fails in a batch fails alone, after those before it', async (t) => {
+  const { enforcer, registry } = setup();
+  await registry.put('ws_a', input('10.0.0.2', 'tap_a'));
+  const release = enforcer.hold('ws_a');
+  const slow = registry.patchNetwork('ws_a', { ingress_ports: [1] });
+  await settle();
+
+  const results = Promise.allSettled([
+    registry.put('ws_c', input('10.0.0.4', 'tap_c')),
+    registry.put('ws_d', input('10.0.0.4', 'tap_d')),
+  ]);
+  release();
+  await slow;
+  const [c, d] = await results;
+
+  t.equal(c.status, 'fulfilled');
+  t.match((d as PromiseRejectedResult).reason, { code: 'ip_in_use' }, 'ws_c took the ip first');
+  t.same(enforcer.changedIds(2), ['ws_c'], 'the batch holds the one that passed');
+  t.equal(enforcer.calls.length, 3);
 });
 
 t.test('a PUT waits for PATCHes in flight and runs alone', async (t) => {

@@ -20,6 +20,7 @@ export class RecordingEnforcer implements Enforcer {
   ready = true;
   private refusals: KernelError[] = [];
   private holds: Map<string, Promise<void>> = new Map();
+  private refused = new Set<string>();
 
   /** Records the call; refuses it if told to; waits while its workspace is held. */
   async apply(changes: WorkspaceChange[], registry: ReadonlyMap<string, Workspace>) {
@@ -31,6 +32,13 @@ export class RecordingEnforcer implements Enforcer {
 
     const refusal = this.refusals.shift();
     if (refusal) throw refusal;
+    const always = changes.map((c) => (c.next ?? c.prev)!.id).find((i) => this.refused.has(i));
+    if (always) throw new KernelError(`add element ${always} in_port`, always, 17, 'File exists');
+  }
+
+  /** Refuses every apply() that changes workspace `id`, alone or with others. */
+  refuseAlways(id: string): void {
+    this.refused.add(id);
   }
 
   /** See Enforcer.healthy. */
