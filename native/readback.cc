@@ -17,6 +17,7 @@
 #include "keys.h"
 #include "owned.h"
 #include "packed_elements.h"
+#include "pool_delete.h"
 #include "rule.h"
 #include "set.h"
 #include "table.h"
@@ -160,10 +161,25 @@ bool DumpTable(Netlink* nl, uint16_t family, const std::string& table, Dump* dum
 // One table's rules, grouped by chain in the dump's chain order, kernel order within each.
 using RuleList = std::vector<Owned<struct nftnl_rule>>;
 
-// rules(from, to): the Rules from..to-1 of `rules` as JS objects. The read-back's caller
+// A RuleList that is freed on the pool when the JS function reading it is collected.
+class HeldRules {
+ public:
+  HeldRules(napi_env env, std::unique_ptr<RuleList> list) : env_(env), list_(std::move(list)) {}
+  ~HeldRules() { DeleteOnPool(env_, std::move(list_)); }
+  HeldRules(const HeldRules&) = delete;
+  HeldRules& operator=(const HeldRules&) = delete;
+  const RuleList& list() const { return *list_; }
+
+ private:
+  napi_env env_;
+  std::unique_ptr<RuleList> list_;
+};
+
+// rules(from, to): the Rules from..to-1 of `held` as JS objects. The read-back's caller
 // asks for a slice at a time, so that no call holds the event loop for all of them.
-Napi::Function RuleReader(Napi::Env env, std::shared_ptr<const RuleList> rules) {
-  auto read = [rules](const Napi::CallbackInfo& info) -> Napi::Value {
+Napi::Function RuleReader(Napi::Env env, std::shared_ptr<const HeldRules> held) {
+  auto read = [held](const Napi::CallbackInfo& info) -> Napi::Value {
+    const RuleList* rules = &held->list();
     Napi::Env env = info.Env();
     Problem problem;
     uint32_t from = 0;
@@ -265,7 +281,7 @@ class ListWorker : public Napi::AsyncWorker {
         byChain[it->second].push_back(std::move(rule));
       }
     }
-    auto rules = std::make_shared<RuleList>();
+    auto rules = std::make_unique<RuleList>();
     for (RuleList& list : byChain) {
       ruleCounts_.push_back(static_cast<uint32_t>(list.size()));
       for (auto& rule : list) {
@@ -291,21 +307,32 @@ class ListWorker : public Napi::AsyncWorker {
       chains.Set(i, chain);
     }
     out.Set("chains", chains);
-    out.Set("rules", RuleReader(env, std::move(rules_)));
+    out.Set("rules", RuleReader(env, std::make_shared<HeldRules>(env, std::move(rules_))));
 
     Napi::Array sets = Napi::Array::New(env, dump_.sets.size());
     for (size_t i = 0; i < dump_.sets.size(); i++) {
-      const std::vector<uint8_t>& bytes = elements_[i];
-      Napi::ArrayBuffer packed = Napi::ArrayBuffer::New(env, bytes.size());
-      std::copy(bytes.begin(), bytes.end(), static_cast<uint8_t*>(packed.Data()));
       Napi::Object set = Napi::Object::New(env);
       Put(set, "spec", DecodeSetSpec(env, dump_.sets[i].get()));
       Put(set, "count", elementCounts_[i]);
-      Put(set, "elements", packed);
+      Put(set, "elements", Packed(env, &elements_[i]));
       sets.Set(i, set);
     }
     out.Set("sets", sets);
+
+    // What is left of the dump, elements above all, is freed off the main thread.
+    DeleteOnPool(env, std::make_unique<Dump>(std::move(dump_)));
     return out;
+  }
+
+  // An ArrayBuffer over *bytes, whose storage it takes over (no copy, freed with it).
+  static Napi::ArrayBuffer Packed(Napi::Env env, std::vector<uint8_t>* bytes) {
+    if (bytes->empty()) {
+      return Napi::ArrayBuffer::New(env, 0);
+    }
+    auto* owned = new std::vector<uint8_t>(std::move(*bytes));
+    return Napi::ArrayBuffer::New(
+        env, owned->data(), owned->size(),
+        [](Napi::Env, void*, std::vector<uint8_t>* hint) { delete hint; }, owned);
   }
 
   Napi::Promise::Deferred deferred_;
@@ -316,7 +343,7 @@ class ListWorker : public Napi::AsyncWorker {
   Dump dump_;
   std::vector<std::vector<uint8_t>> elements_;
   std::vector<uint32_t> elementCounts_;
-  std::shared_ptr<const RuleList> rules_;
+  std::unique_ptr<RuleList> rules_;
   std::vector<uint32_t> ruleCounts_;
   SysError error_;
 };

@@ -15,11 +15,11 @@ import { ElementIndex } from './element-index';
 const REPORT_LIMIT = 20;
 const NFT_DATA_VERDICT = 0xffffff00;
 /** How long one slice of auditTable may hold the event loop, in ms. */
-const SLICE_MS = 10;
+const SLICE_MS = 5;
 /** How many items (rules, elements) the comparison takes between its pauses. */
 const YIELD_EVERY = 256;
 /** How many rules one call into the addon decodes. */
-const RULE_PAGE = 512;
+const RULE_PAGE = 128;
 /** Expression fields that name a register (see canonicalReg). */
 const REGISTERS = new Set(['sreg', 'dreg', 'addrReg', 'protoReg']);
 
@@ -153,7 +153,9 @@ function* compare(want: KeyedTable, actual: TableReadBack | null): Generator<voi
 
   const sameRules = yield* rulesMatch(want, actual);
   const chains = new Map(actual.chains.map((c) => [c.name, c]));
-  for (const chain of want.state.chains) {
+  yield;
+  for (const [i, chain] of want.state.chains.entries()) {
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) yield;
     const have = chains.get(chain.name);
     chains.delete(chain.name);
     const rules = want.rules.get(chain.name)!;
