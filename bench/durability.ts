@@ -68,7 +68,8 @@ export async function durability(sizes: number[], runs: number,
           samples.push(s);
           log(`durability: ${n} workspaces, run ${r + 1}: restart ${s.restartMs.toFixed(0)} ` +
             `+ ${s.restartVerifyMs.toFixed(0)} ms, audit ${s.auditMs.toFixed(0)} ms ` +
-            `(main ${s.auditMainMs.toFixed(0)}, longest stall ${s.auditStallMs.toFixed(0)}), repair ${s.repairMs.toFixed(0)} ` +
+            `(main ${s.auditMainMs.toFixed(0)}, longest stall ${s.auditStallMs.toFixed(0)}), ` +
+            `repair ${s.repairMs.toFixed(0)} ` +
             `+ ${s.repairVerifyMs.toFixed(0)} ms, nft -f ${s.nftMs.toFixed(0)} ms`);
         }
       } finally {
@@ -108,7 +109,8 @@ async function ourRun(sock: NftSocket, ws: ReadonlyMap<string, Workspace>) {
   const repaired = await restart.reconcile('bench', { missing: true });
   if (!repaired.ms) throw new Error('the deleted table was not repaired');
   return { restartMs: logged('table replaced'), restartVerifyMs: logged('table verified'),
-    auditMs, auditMainMs, auditStallMs, repairMs: repaired.ms.repair, repairVerifyMs: repaired.ms.verify };
+    auditMs, auditMainMs, auditStallMs, repairMs: repaired.ms.repair,
+    repairVerifyMs: repaired.ms.verify };
 }
 
 /**

@@ -1,8 +1,9 @@
 // Dumps run on the libuv pool and parse into libnftnl objects there, where each set's
 // elements are also packed into bytes (packed_elements.h); chains and sets become JS
-// values on the main thread, and rules only as the caller asks for them. Every dump message carries the ruleset generation in
-// nfgenmsg.res_id (nfnl_fill_hdr in nf_tables_api.c); if it changes between the dumps,
-// a commit slipped in and the whole read is repeated, so the state is one generation.
+// values on the main thread, and rules only as the caller asks for them. Every dump
+// message carries the ruleset generation in nfgenmsg.res_id (nfnl_fill_hdr in
+// nf_tables_api.c); if it changes between the dumps, a commit slipped in and the whole
+// read is repeated, so the state is one generation.
 #include "readback.h"
 
 #include <libnftnl/common.h>
