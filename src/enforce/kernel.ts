@@ -121,7 +121,9 @@ export class KernelEnforcer implements Enforcer {
   /**
    * Compares the kernel's table with the desired state and, when they differ, rebuilds
    * the table in one transaction. Throws (leaving healthy() false) when the kernel
-   * refuses the repair, e.g. while another process owns the table.
+   * refuses the repair, e.g. while another process owns the table. Both sides of the
+   * comparison are taken at one moment, so a change applied while it runs changes
+   * nothing it finds; a repair after such a change reads the table again first.
    */
   async reconcile(reason: string, hint: ReconcileHint = {}): Promise<AuditResult> {
     // The read is taken where nothing commits, the comparison after it, in slices: changes
@@ -137,7 +139,8 @@ export class KernelEnforcer implements Enforcer {
 
     return this.exclusive(async () => {
       if (!this.started) return { differences: [], repaired: false };
-      let differences = found ? found.differences : [`table ${FAMILY} ${this.o.table} is missing`];
+      const gone = `table ${FAMILY} ${this.o.table} is missing`;
+      let differences = found ? found.differences : [gone];
       // A change committed since the read may have changed what differs: read again.
       if (found && found.commits !== this.commits) {
         started = performance.now();
