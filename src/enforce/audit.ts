@@ -10,6 +10,7 @@ import type {
   BaseChain, Element, Expr, Op, SetReadBack, SetSpec, TableReadBack, TableState,
 } from '../nft/types';
 import { ElementIndex } from './element-index';
+import { RulePages } from './rule-pages';
 
 /** How many differences a report names before it only counts the rest. */
 const REPORT_LIMIT = 20;
@@ -18,8 +19,6 @@ const NFT_DATA_VERDICT = 0xffffff00;
 const SLICE_MS = 5;
 /** How many items (rules, elements) the comparison takes between its pauses. */
 const YIELD_EVERY = 256;
-/** How many rules one call into the addon decodes. */
-const RULE_PAGE = 128;
 /** Expression fields that name a register (see canonicalReg). */
 const REGISTERS = new Set(['sreg', 'dreg', 'addrReg', 'protoReg']);
 
@@ -207,26 +206,6 @@ function* rulesMatch(want: KeyedTable, actual: TableReadBack): Generator<void, S
     yield;
   }
   return out;
-}
-
-/** A read-back's rules, decoded by the addon a page at a time as they are reached. */
-class RulePages {
-  private page: TableState['chains'][number]['rules'] = [];
-  private first = 0;
-  private readonly total: number;
-
-  constructor(private readonly read: TableReadBack) {
-    this.total = read.chains.reduce((n, c) => n + c.ruleCount, 0);
-  }
-
-  /** Rule `i` of the chains' rules back to back. */
-  at(i: number): { exprs: Expr[] } {
-    if (i < this.first || i >= this.first + this.page.length) {
-      this.first = i;
-      this.page = this.read.rules(i, Math.min(i + RULE_PAGE, this.total));
-    }
-    return this.page[i - this.first];
-  }
 }
 
 /** Elements the kernel lacks, and holds beyond the expected, read from its packed bytes. */
