@@ -14,6 +14,7 @@
         "native/chain.cc",
         "native/set.cc",
         "native/element.cc",
+        "native/packed_elements.cc",
         "native/rule.cc",
         "native/verdict.cc",
         "native/readback.cc",

@@ -34,6 +34,8 @@ export interface DurabilityRow {
   auditMs: number;
   /** of it, on the main thread (event loop active) */
   auditMainMs: number;
+  /** of it, the longest the event loop was held at once (see stallProbe) */
+  auditStallMs: number;
   /** after `delete table`: from the notification's reconcile to the committed table */
   repairMs: number;
   /** the read-back that proves the repair */
@@ -66,7 +68,8 @@ export async function durability(sizes: number[], runs: number,
           samples.push(s);
           log(`durability: ${n} workspaces, run ${r + 1}: restart ${s.restartMs.toFixed(0)} ` +
             `+ ${s.restartVerifyMs.toFixed(0)} ms, audit ${s.auditMs.toFixed(0)} ms ` +
-            `(main ${s.auditMainMs.toFixed(0)}), repair ${s.repairMs.toFixed(0)} ` +
+            `(main ${s.auditMainMs.toFixed(0)}, longest stall ${s.auditStallMs.toFixed(0)}), ` +
+            `repair ${s.repairMs.toFixed(0)} ` +
             `+ ${s.repairVerifyMs.toFixed(0)} ms, nft -f ${s.nftMs.toFixed(0)} ms`);
         }
       } finally {
@@ -76,7 +79,7 @@ export async function durability(sizes: number[], runs: number,
       const of = (k: keyof (typeof samples)[number]) => median(samples.map((x) => x[k]));
       rows.push({ workspaces: n, restartMs: of('restartMs'),
         restartVerifyMs: of('restartVerifyMs'), auditMs: of('auditMs'),
-        auditMainMs: of('auditMainMs'), repairMs: of('repairMs'),
+        auditMainMs: of('auditMainMs'), auditStallMs: of('auditStallMs'), repairMs: of('repairMs'),
         repairVerifyMs: of('repairVerifyMs'), nftMs: of('nftMs'), ...state });
     }
     return rows;
@@ -93,10 +96,12 @@ async function ourRun(sock: NftSocket, ws: ReadonlyMap<string, Workspace>) {
   const logged = (msg: string) => records.find((x) => x.msg === msg)?.ms ?? NaN;
 
   const elu = performance.eventLoopUtilization();
+  const stalls = stallProbe();
   let t = process.hrtime.bigint();
   const audit = await restart.reconcile('bench');
   const auditMs = msSince(t);
   const auditMainMs = performance.eventLoopUtilization(elu).active;
+  const auditStallMs = stalls();
   if (audit.differences.length > 0) throw new Error(`false drift: ${audit.differences[0]}`);
 
   await sock.commit([{ op: 'delete', kind: 'table', family: 'inet', name: OPTIONS.table }]);
@@ -104,7 +109,27 @@ async function ourRun(sock: NftSocket, ws: ReadonlyMap<string, Workspace>) {
   const repaired = await restart.reconcile('bench', { missing: true });
   if (!repaired.ms) throw new Error('the deleted table was not repaired');
   return { restartMs: logged('table replaced'), restartVerifyMs: logged('table verified'),
-    auditMs, auditMainMs, repairMs: repaired.ms.repair, repairVerifyMs: repaired.ms.verify };
+    auditMs, auditMainMs, auditStallMs, repairMs: repaired.ms.repair,
+    repairVerifyMs: repaired.ms.verify };
+}
+
+/**
+ * Watches the event loop with a 1 ms timer until the function it returns is called, which
+ * returns the longest gap between two turns, the last one up to that call included (a
+ * histogram of the timer's lateness, such as monitorEventLoopDelay, misses a stall that
+ * ends just before it is read).
+ */
+function stallProbe(): () => number {
+  let [last, worst] = [performance.now(), 0];
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 1);
+  return () => {
+    clearInterval(timer);
+    return Math.max(worst, performance.now() - last);
+  };
 }
 
 /** An enforcer on `sock` whose log records land in `records`. */

@@ -284,17 +284,20 @@ function durable(r: Results): string[] {
       'new enforcer starts over the table a previous one left, replacing it in one ' +
       'transaction (the table is never missing), then reads it back until it matches ' +
       '(`/healthz` 503 until then). Audit: one read-back and comparison that finds the ' +
-      'table right, and the part of it on the main thread. Repair: after `delete table`, ' +
+      'table right, the part of it on the main thread, and the longest the event loop ' +
+      'waited at once meanwhile (a 1 ms timer\'s longest gap). Repair: after `delete table`, ' +
       'the transaction that puts the table back (the table is enforced again from its ' +
       'commit), then the read-back that proves it. The peer is `nft -f` loading the same ' +
       'ruleset as text into an empty namespace: the kernel\'s own insert, and the floor of ' +
       'a repair.',
     '',
     '| workspaces | restart ms | + read-back ms | audit ms | of it main thread ms | ' +
-      'repair ms | + read-back ms | nft -f ms | repair ÷ nft -f | state load ms |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      'longest stall ms | repair ms | + read-back ms | nft -f ms | repair ÷ nft -f | ' +
+      'state load ms |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((x) => `| ${fmt(x.workspaces)} | ${fmt(x.restartMs)} | ` +
       `${fmt(x.restartVerifyMs)} | ${fmt(x.auditMs)} | ${fmt(x.auditMainMs)} | ` +
+      `${fmt(x.auditStallMs)} | ` +
       `${fmt(x.repairMs)} | ${fmt(x.repairVerifyMs)} | ${fmt(x.nftMs)} | ` +
       `${ratio(x.repairMs / x.nftMs)} | ${fmt(x.loadMs)} |`),
     '',

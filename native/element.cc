@@ -7,7 +7,6 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
 
-#include "keys.h"
 #include "owned.h"
 #include "set.h"
 #include "verdict.h"
@@ -134,9 +133,6 @@ bool Append(const OpContext& ctx, const std::string& table, const std::string& s
 
 }  // namespace
 
-// The attributes an element's bytes are in, as DecodeElement names them.
-const uint16_t kByteAttrs[] = {NFTNL_SET_ELEM_KEY, NFTNL_SET_ELEM_KEY_END, NFTNL_SET_ELEM_DATA};
-
 bool EncodeElementsOp(const OpContext& ctx) {
   std::string table;
   std::string set;
@@ -163,65 +159,6 @@ bool EncodeElementsOp(const OpContext& ctx) {
     }
   }
   return End(ctx, &m);
-}
-
-size_t ElementBytes(struct nftnl_set_elem* elem) {
-  size_t total = 0;
-  for (uint16_t attr : kByteAttrs) {
-    uint32_t len = 0;
-    if (nftnl_set_elem_is_set(elem, attr) && nftnl_set_elem_get(elem, attr, &len) != nullptr) {
-      total += len;
-    }
-  }
-  return total;
-}
-
-Napi::Object DecodeElement(Napi::Env env, struct nftnl_set_elem* elem, Napi::ArrayBuffer arena,
-                           size_t* used) {
-  Napi::Object out = Napi::Object::New(env);
-  const char* names[] = {"key", "keyEnd", "data"};
-  for (size_t i = 0; i < 3; i++) {
-    if (!nftnl_set_elem_is_set(elem, kByteAttrs[i])) {
-      continue;
-    }
-    uint32_t len = 0;
-    auto* bytes = static_cast<const uint8_t*>(nftnl_set_elem_get(elem, kByteAttrs[i], &len));
-    if (bytes == nullptr || *used + len > arena.ByteLength()) {
-      len = 0;
-    }
-    Napi::Uint8Array array = Napi::Uint8Array::New(env, len, arena, *used);
-    std::copy(bytes, bytes + len, array.Data());
-    *used += len;
-    Put(out, names[i], array);
-  }
-
-  if (nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_VERDICT)) {
-    int32_t code = static_cast<int32_t>(nftnl_set_elem_get_u32(elem, NFTNL_SET_ELEM_VERDICT));
-    const char* chain = nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_CHAIN)
-                            ? nftnl_set_elem_get_str(elem, NFTNL_SET_ELEM_CHAIN)
-                            : nullptr;
-    Napi::Value verdict = DecodeVerdict(env, code, chain);
-    out.Set(Key(env, verdict.IsEmpty() ? "unknown" : "verdict"),
-            verdict.IsEmpty() ? Napi::Boolean::New(env, true) : verdict);
-  }
-
-  // Both in ms: the element's timeout and the time it has left.
-  if (nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_TIMEOUT)) {
-    uint64_t ms = nftnl_set_elem_get_u64(elem, NFTNL_SET_ELEM_TIMEOUT);
-    Put(out, "timeout", Napi::Number::New(env, static_cast<double>(ms)));
-  }
-  if (nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_EXPIRATION)) {
-    uint64_t ms = nftnl_set_elem_get_u64(elem, NFTNL_SET_ELEM_EXPIRATION);
-    Put(out, "expires", Napi::Number::New(env, static_cast<double>(ms)));
-  }
-
-  // A single-field interval set (rbtree) closes a range with a separate element
-  // flagged NFT_SET_ELEM_INTERVAL_END; say so rather than pass it off as a start.
-  if (nftnl_set_elem_is_set(elem, NFTNL_SET_ELEM_FLAGS) &&
-      (nftnl_set_elem_get_u32(elem, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END)) {
-    Put(out, "intervalEnd", true);
-  }
-  return out;
 }
 
 }  // namespace nftnapi

@@ -1,7 +1,9 @@
-// Dumps run on the libuv pool and parse into libnftnl objects there; the objects become
-// JS values on the main thread. Every dump message carries the ruleset generation in
-// nfgenmsg.res_id (nfnl_fill_hdr in nf_tables_api.c); if it changes between the dumps,
-// a commit slipped in and the whole read is repeated, so the state is one generation.
+// Dumps run on the libuv pool and parse into libnftnl objects there, where each set's
+// elements are also packed into bytes (packed_elements.h); chains and sets become JS
+// values on the main thread, and rules only as the caller asks for them. Every dump
+// message carries the ruleset generation in nfgenmsg.res_id (nfnl_fill_hdr in
+// nf_tables_api.c); if it changes between the dumps, a commit slipped in and the whole
+// read is repeated, so the state is one generation.
 #include "readback.h"
 
 #include <libnftnl/common.h>
@@ -12,9 +14,11 @@
 #include <vector>
 
 #include "chain.h"
-#include "element.h"
+#include "input.h"
 #include "keys.h"
 #include "owned.h"
+#include "packed_elements.h"
+#include "pool_delete.h"
 #include "rule.h"
 #include "set.h"
 #include "table.h"
@@ -155,33 +159,48 @@ bool DumpTable(Netlink* nl, uint16_t family, const std::string& table, Dump* dum
              error);
 }
 
-// The decoded elements of set, their bytes in one ArrayBuffer.
-Napi::Array DecodeElements(Napi::Env env, struct nftnl_set* set) {
-  size_t total = 0;
-  nftnl_set_elem_foreach(
-      set,
-      [](struct nftnl_set_elem* e, void* data) {
-        *static_cast<size_t*>(data) += ElementBytes(e);
-        return 0;
-      },
-      &total);
+// One table's rules, grouped by chain in the dump's chain order, kernel order within each.
+using RuleList = std::vector<Owned<struct nftnl_rule>>;
 
-  struct Ctx {
-    Napi::Env env;
-    Napi::Array array;
-    Napi::ArrayBuffer arena;
-    size_t used;
-    uint32_t count;
-  } ctx{env, Napi::Array::New(env), Napi::ArrayBuffer::New(env, total), 0, 0};
-  nftnl_set_elem_foreach(
-      set,
-      [](struct nftnl_set_elem* e, void* data) {
-        auto* c = static_cast<Ctx*>(data);
-        c->array.Set(c->count++, DecodeElement(c->env, e, c->arena, &c->used));
-        return 0;
-      },
-      &ctx);
-  return ctx.array;
+// A RuleList that is freed on the pool when the JS function reading it is collected.
+class HeldRules {
+ public:
+  HeldRules(napi_env env, std::unique_ptr<RuleList> list) : env_(env), list_(std::move(list)) {}
+  ~HeldRules() { DeleteOnPool(env_, std::move(list_)); }
+  HeldRules(const HeldRules&) = delete;
+  HeldRules& operator=(const HeldRules&) = delete;
+  const RuleList& list() const { return *list_; }
+
+ private:
+  napi_env env_;
+  std::unique_ptr<RuleList> list_;
+};
+
+// rules(from, to): the Rules from..to-1 of `held` as JS objects. The read-back's caller
+// asks for a slice at a time, so that no call holds the event loop for all of them.
+Napi::Function RuleReader(Napi::Env env, std::shared_ptr<const HeldRules> held) {
+  auto read = [held](const Napi::CallbackInfo& info) -> Napi::Value {
+    const RuleList* rules = &held->list();
+    Napi::Env env = info.Env();
+    Problem problem;
+    uint32_t from = 0;
+    uint32_t to = 0;
+    auto count = static_cast<uint32_t>(rules->size());
+    Input toIn(info[1], "to", &problem);
+    if (!Input(info[0], "from", &problem).U32(&from, count) || !toIn.U32(&to, count) ||
+        (to < from && !toIn.Fail("comes before from"))) {
+      ThrowProblem(env, problem);
+      return env.Undefined();
+    }
+
+    KeyScope keys;
+    Napi::Array out = Napi::Array::New(env, to - from);
+    for (uint32_t i = from; i < to; i++) {
+      out.Set(i - from, DecodeRule(env, (*rules)[i].get()));
+    }
+    return out;
+  };
+  return Napi::Function::New(env, read, "rules");
 }
 
 }  // namespace
@@ -203,20 +222,9 @@ class ListWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
-    std::lock_guard<std::mutex> lock(nl_->queryLock());
-    for (int attempt = 0; attempt < kAttempts; attempt++) {
-      dump_ = Dump();
-      error_ = SysError();
-      bool ok = DumpTable(nl_.get(), family_, table_, &dump_, &error_);
-
-      // A table found by NFT_MSG_GETTABLE and gone by a later dump was deleted by a
-      // commit in between: read again, and the next attempt reports it absent.
-      bool vanished = !ok && error_.err == ENOENT && error_.op != "NFT_MSG_GETTABLE";
-      if (!vanished && (!ok || !dump_.raced)) {
-        return;
-      }
+    if (Read()) {
+      Prepare();
     }
-    error_ = Sys("listTable", EAGAIN, "the table kept changing while it was read");
   }
 
   void OnOK() override {
@@ -231,7 +239,61 @@ class ListWorker : public Napi::AsyncWorker {
   }
 
  private:
-  // The TableState: chains in kernel order with their rules, sets with elements.
+  // Dumps until one read saw a single generation; false with error_ set.
+  bool Read() {
+    std::lock_guard<std::mutex> lock(nl_->queryLock());
+    for (int attempt = 0; attempt < kAttempts; attempt++) {
+      dump_ = Dump();
+      error_ = SysError();
+      bool ok = DumpTable(nl_.get(), family_, table_, &dump_, &error_);
+
+      // A table found by NFT_MSG_GETTABLE and gone by a later dump was deleted by a
+      // commit in between: read again, and the next attempt reports it absent.
+      bool vanished = !ok && error_.err == ENOENT && error_.op != "NFT_MSG_GETTABLE";
+      if (!vanished && (!ok || !dump_.raced)) {
+        return ok;
+      }
+    }
+    error_ = Sys("listTable", EAGAIN, "the table kept changing while it was read");
+    return false;
+  }
+
+  // Still on the pool: packs each set's elements and groups the rules by chain, so that
+  // the main thread makes one ArrayBuffer per set and decodes rules only when asked.
+  void Prepare() {
+    elements_.resize(dump_.sets.size());
+    elementCounts_.resize(dump_.sets.size());
+    for (size_t i = 0; i < dump_.sets.size(); i++) {
+      if (!PackElements(dump_.sets[i].get(), &elements_[i], &elementCounts_[i], &error_)) {
+        return;
+      }
+    }
+
+    std::unordered_map<std::string, size_t> chainIndex;
+    for (size_t i = 0; i < dump_.chains.size(); i++) {
+      const char* name = nftnl_chain_get_str(dump_.chains[i].get(), NFTNL_CHAIN_NAME);
+      chainIndex.emplace(name != nullptr ? name : "", i);
+    }
+    std::vector<RuleList> byChain(dump_.chains.size());
+    for (auto& rule : dump_.rules) {
+      const char* chain = nftnl_rule_get_str(rule.get(), NFTNL_RULE_CHAIN);
+      auto it = chainIndex.find(chain != nullptr ? chain : "");
+      if (it != chainIndex.end()) {
+        byChain[it->second].push_back(std::move(rule));
+      }
+    }
+    auto rules = std::make_unique<RuleList>();
+    for (RuleList& list : byChain) {
+      ruleCounts_.push_back(static_cast<uint32_t>(list.size()));
+      for (auto& rule : list) {
+        rules->push_back(std::move(rule));
+      }
+    }
+    rules_ = std::move(rules);
+  }
+
+  // The table read back: chains in kernel order with how many rules each holds, the
+  // rules behind rules(from, to), and each set with its elements packed.
   Napi::Object Build(Napi::Env env) {
     KeyScope keys;
     Napi::Object out = Napi::Object::New(env);
@@ -240,31 +302,38 @@ class ListWorker : public Napi::AsyncWorker {
     out.Set("flags", DecodeTableFlags(env, dump_.table.get()));
 
     Napi::Array chains = Napi::Array::New(env, dump_.chains.size());
-    std::unordered_map<std::string, Napi::Array> rulesOf;
     for (size_t i = 0; i < dump_.chains.size(); i++) {
       Napi::Object chain = DecodeChain(env, dump_.chains[i].get());
-      Napi::Array rules = Napi::Array::New(env);
-      chain.Set("rules", rules);
-      rulesOf.emplace(nftnl_chain_get_str(dump_.chains[i].get(), NFTNL_CHAIN_NAME), rules);
+      Put(chain, "ruleCount", ruleCounts_[i]);
       chains.Set(i, chain);
     }
-    for (auto& rule : dump_.rules) {
-      auto it = rulesOf.find(nftnl_rule_get_str(rule.get(), NFTNL_RULE_CHAIN));
-      if (it != rulesOf.end()) {
-        it->second.Set(it->second.Length(), DecodeRule(env, rule.get()));
-      }
-    }
     out.Set("chains", chains);
+    out.Set("rules", RuleReader(env, std::make_shared<HeldRules>(env, std::move(rules_))));
 
     Napi::Array sets = Napi::Array::New(env, dump_.sets.size());
     for (size_t i = 0; i < dump_.sets.size(); i++) {
       Napi::Object set = Napi::Object::New(env);
-      set.Set("spec", DecodeSetSpec(env, dump_.sets[i].get()));
-      set.Set("elements", DecodeElements(env, dump_.sets[i].get()));
+      Put(set, "spec", DecodeSetSpec(env, dump_.sets[i].get()));
+      Put(set, "count", elementCounts_[i]);
+      Put(set, "elements", Packed(env, &elements_[i]));
       sets.Set(i, set);
     }
     out.Set("sets", sets);
+
+    // What is left of the dump, elements above all, is freed off the main thread.
+    DeleteOnPool(env, std::make_unique<Dump>(std::move(dump_)));
     return out;
+  }
+
+  // An ArrayBuffer over *bytes, whose storage it takes over (no copy, freed with it).
+  static Napi::ArrayBuffer Packed(Napi::Env env, std::vector<uint8_t>* bytes) {
+    if (bytes->empty()) {
+      return Napi::ArrayBuffer::New(env, 0);
+    }
+    auto* owned = new std::vector<uint8_t>(std::move(*bytes));
+    return Napi::ArrayBuffer::New(
+        env, owned->data(), owned->size(),
+        [](Napi::Env, void*, std::vector<uint8_t>* hint) { delete hint; }, owned);
   }
 
   Napi::Promise::Deferred deferred_;
@@ -273,6 +342,10 @@ class ListWorker : public Napi::AsyncWorker {
   std::string familyName_;
   std::string table_;
   Dump dump_;
+  std::vector<std::vector<uint8_t>> elements_;
+  std::vector<uint32_t> elementCounts_;
+  std::unique_ptr<RuleList> rules_;
+  std::vector<uint32_t> ruleCounts_;
   SysError error_;
 };
 

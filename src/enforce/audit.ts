@@ -4,12 +4,21 @@
  * the drift monitor after a foreign change, and periodically as a backstop.
  */
 import { canonicalReg } from '../nft/addon';
-import type { BaseChain, Element, Expr, Op, SetSpec, TableState } from '../nft/types';
+import { comparedEnd, elementEnd } from '../nft/packed';
+import { readBackOf } from '../nft/readback';
+import type {
+  BaseChain, Element, Expr, Op, SetReadBack, SetSpec, TableReadBack, TableState,
+} from '../nft/types';
 import { ElementIndex } from './element-index';
+import { RulePages } from './rule-pages';
 
 /** How many differences a report names before it only counts the rest. */
 const REPORT_LIMIT = 20;
 const NFT_DATA_VERDICT = 0xffffff00;
+/** How long one slice of auditTable may hold the event loop, in ms. */
+const SLICE_MS = 5;
+/** How many items (rules, elements) the comparison takes between its pauses. */
+const YIELD_EVERY = 256;
 /** Expression fields that name a register (see canonicalReg). */
 const REGISTERS = new Set(['sreg', 'dreg', 'addrReg', 'protoReg']);
 
@@ -99,11 +108,41 @@ export function keyed(state: TableState): KeyedTable {
  */
 export function tableDifferences(
   expected: TableState | KeyedTable,
-  actual: TableState | null,
+  actual: TableState | TableReadBack | null,
 ): string[] {
-  const want = 'rules' in expected && expected.rules instanceof Map
-    ? (expected as KeyedTable)
-    : keyed(expected as TableState);
+  const steps = compare(keyedOf(expected), actual && readBack(actual));
+  for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
+}
+
+/**
+ * tableDifferences in slices: it returns to the event loop (setImmediate) whenever a slice
+ * has held it `sliceMs`, so that requests are served while a table of 100,000s of elements
+ * and rules is compared. It reads only its arguments, which nothing changes meanwhile.
+ */
+export async function auditTable(
+  expected: KeyedTable,
+  actual: TableReadBack | null,
+  sliceMs = SLICE_MS,
+): Promise<string[]> {
+  const steps = compare(expected, actual);
+  let sliceStarted = performance.now();
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return step.value;
+    if (performance.now() - sliceStarted < sliceMs) continue;
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStarted = performance.now();
+  }
+}
+
+/** `differences` cut to a log-sized list. */
+export function summarize(differences: string[]): string[] {
+  if (differences.length <= REPORT_LIMIT) return differences;
+  const more = differences.length - REPORT_LIMIT;
+  return [...differences.slice(0, REPORT_LIMIT), `and ${more} more`];
+}
+
+/** The comparison, yielding after every few hundred items so that a driver may pause it. */
+function* compare(want: KeyedTable, actual: TableReadBack | null): Generator<void, string[]> {
   const { family, name, flags } = want.state;
   if (actual === null) return [`table ${family} ${name} is missing`];
   const out: string[] = [];
@@ -111,15 +150,18 @@ export function tableDifferences(
     out.push(`table flags are ${canon(actual.flags)}, expected ${canon(flags)}`);
   }
 
+  const sameRules = yield* rulesMatch(want, actual);
   const chains = new Map(actual.chains.map((c) => [c.name, c]));
-  for (const chain of want.state.chains) {
+  yield;
+  for (const [i, chain] of want.state.chains.entries()) {
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) yield;
     const have = chains.get(chain.name);
     chains.delete(chain.name);
     const rules = want.rules.get(chain.name)!;
     if (!have) out.push(`chain ${chain.name} is missing`);
     else if (baseKey(chain.base) !== baseKey(have.base)) out.push(`chain ${chain.name}: hook`);
-    else if (!sameRules(rules, have.rules)) {
-      out.push(`chain ${chain.name}: rules differ (${have.rules.length}, expected ` +
+    else if (!sameRules.has(chain.name)) {
+      out.push(`chain ${chain.name}: rules differ (${have.ruleCount}, expected ` +
         `${rules.length})`);
     }
   }
@@ -134,27 +176,50 @@ export function tableDifferences(
     else if (!spec.timeout) {
       // A timeout set is a cache filled at run time (learned DNS answers) that the kernel
       // empties by itself: its elements are not desired state, only its shape is.
-      out.push(...elementDifferences(spec.name, want.elements.get(spec.name)!, have.elements));
+      out.push(...yield* elementDifferences(spec.name, want.elements.get(spec.name)!, have));
     }
   }
   for (const name of sets.keys()) out.push(`set ${name} is not the daemon's`);
   return out;
 }
 
-/** `differences` cut to a log-sized list. */
-export function summarize(differences: string[]): string[] {
-  if (differences.length <= REPORT_LIMIT) return differences;
-  const more = differences.length - REPORT_LIMIT;
-  return [...differences.slice(0, REPORT_LIMIT), `and ${more} more`];
+/**
+ * The names of the kernel's chains whose rules are the expected ones. Rules are decoded
+ * a page at a time, walked in the kernel's order so that each is decoded once.
+ */
+function* rulesMatch(want: KeyedTable, actual: TableReadBack): Generator<void, Set<string>> {
+  const out = new Set<string>();
+  const pages = new RulePages(actual);
+  let from = 0;
+  for (const chain of actual.chains) {
+    const rules = want.rules.get(chain.name);
+    const start = from;
+    from += chain.ruleCount;
+    if (rules === undefined || rules.length !== chain.ruleCount) continue;
+
+    let same = true;
+    for (let i = 0; same && i < rules.length; i++) {
+      same = rules[i] === ruleKey(pages.at(start + i).exprs);
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) yield;
+    }
+    if (same) out.add(chain.name);
+    yield;
+  }
+  return out;
 }
 
-/** Elements the kernel lacks, and holds beyond the expected. */
-function elementDifferences(set: string, want: ElementIndex, have: Element[]): string[] {
+/** Elements the kernel lacks, and holds beyond the expected, read from its packed bytes. */
+function* elementDifferences(set: string, want: ElementIndex, have: SetReadBack):
+  Generator<void, string[]> {
   // A kernel set reports each element once, so what matched counts what is there of want.
   let [matched, extra] = [0, 0];
-  for (const e of have) {
-    if (want.has(e)) matched++;
+  const bytes = have.elements;
+  for (let at = 0, n = 0; at < bytes.length; n++) {
+    const end = comparedEnd(bytes, at);
+    if (want.hasPacked(bytes, at, end)) matched++;
     else extra++;
+    at = elementEnd(bytes, at, end);
+    if (n % YIELD_EVERY === YIELD_EVERY - 1) yield;
   }
   const missing = want.size - matched;
 
@@ -164,10 +229,18 @@ function elementDifferences(set: string, want: ElementIndex, have: Element[]): s
   return out;
 }
 
-function sameRules(want: string[], have: { exprs: Expr[] }[]): boolean {
-  if (want.length !== have.length) return false;
-  for (let i = 0; i < want.length; i++) if (want[i] !== ruleKey(have[i].exprs)) return false;
-  return true;
+/** `expected` keyed, unless it is already. */
+function keyedOf(expected: TableState | KeyedTable): KeyedTable {
+  return 'rules' in expected && expected.rules instanceof Map
+    ? (expected as KeyedTable)
+    : keyed(expected as TableState);
+}
+
+/** `actual` as the addon reads it back. */
+function readBack(actual: TableState | TableReadBack): TableReadBack {
+  return typeof (actual as TableReadBack).rules === 'function'
+    ? (actual as TableReadBack)
+    : readBackOf(actual as TableState);
 }
 
 function ruleKey(exprs: Expr[]): string {

@@ -1,78 +1,72 @@
 /**
- * A set's expected elements indexed for the audit: a 32-bit hash of each element's fields
- * finds its candidates, and an exact comparison of the bytes decides. A set may hold
- * 100,000s of elements: looking each read-back element up this way makes no string and
- * no object per element, where keying them by text made one of each.
+ * A set's expected elements indexed for the audit: packed as the addon packs what it reads
+ * back (src/nft/packed.ts), a 32-bit hash of each element's compared bytes finds its
+ * candidates, and an exact comparison of the bytes decides. A set may hold 100,000s of
+ * elements: looking each read-back element up in its packed bytes makes no string and no
+ * object per element.
  */
+import { COMPARED_FLAGS, comparedEnd, elementEnd, packElements } from '../nft/packed';
 import type { Element } from '../nft/types';
 
 /** The expected elements of one set, by hash. */
 export class ElementIndex {
-  private readonly byHash = new Map<number, Element | Element[]>();
+  private readonly bytes: Uint8Array;
+  /** hash: the start of each element with it, in `bytes` */
+  private readonly byHash = new Map<number, number | number[]>();
   /** how many distinct elements it holds */
   size = 0;
 
   constructor(elements: Iterable<Element>) {
-    for (const e of elements) this.add(e);
+    this.bytes = packElements(elements).bytes;
+    for (let at = 0; at < this.bytes.length;) {
+      const end = comparedEnd(this.bytes, at);
+      this.add(at, end);
+      at = elementEnd(this.bytes, at, end);
+    }
   }
 
   /** True when an element equal to `e` in every field the kernel reports is held. */
   has(e: Element): boolean {
-    const found = this.byHash.get(hashElement(e));
-    if (found === undefined) return false;
-    if (!Array.isArray(found)) return sameElement(found, e);
-    return found.some((c) => sameElement(c, e));
+    const { bytes } = packElements([e]);
+    return this.hasPacked(bytes, 0, comparedEnd(bytes, 0));
   }
 
-  private add(e: Element): void {
-    const h = hashElement(e);
+  /**
+   * True when the packed element whose compared part is `bytes[at..end)` is held: equal in
+   * key, key end, data, verdict and flags; its timeout and the time it has left do not count.
+   */
+  hasPacked(bytes: Uint8Array, at: number, end: number): boolean {
+    const found = this.byHash.get(hashPacked(bytes, at, end));
+    if (found === undefined) return false;
+    if (typeof found === 'number') return this.same(found, bytes, at, end);
+    return found.some((c) => this.same(c, bytes, at, end));
+  }
+
+  private add(at: number, end: number): void {
+    const h = hashPacked(this.bytes, at, end);
     const found = this.byHash.get(h);
-    if (found === undefined) this.byHash.set(h, e);
-    else if (Array.isArray(found)) {
-      if (!found.some((c) => sameElement(c, e))) found.push(e);
+    if (found === undefined) this.byHash.set(h, at);
+    else if (typeof found !== 'number') {
+      if (!found.some((c) => this.same(c, this.bytes, at, end))) found.push(at);
       else return;
-    } else if (!sameElement(found, e)) this.byHash.set(h, [found, e]);
+    } else if (!this.same(found, this.bytes, at, end)) this.byHash.set(h, [found, at]);
     else return;
     this.size++;
   }
-}
 
-type Read = Element & { intervalEnd?: boolean; unknown?: boolean };
-
-/** FNV-1a over the fields sameElement compares. */
-function hashElement(e: Read): number {
-  let h = 0x811c9dc5;
-  const bytes = (b: Uint8Array | undefined, tag: number) => {
-    h = Math.imul(h ^ (b ? b.length + tag : 0), 0x01000193);
-    if (b) for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  };
-  bytes(e.key, 0x100);
-  bytes(e.keyEnd, 0x200);
-  bytes(e.data, 0x300);
-  if (e.verdict) {
-    const text = 'chain' in e.verdict ? `${e.verdict.kind}:${e.verdict.chain}` : e.verdict.kind;
-    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  /** The held element at `mine` equals `bytes[at..end)` in its compared part. */
+  private same(mine: number, bytes: Uint8Array, at: number, end: number): boolean {
+    const own = this.bytes;
+    if (comparedEnd(own, mine) - mine !== end - at) return false;
+    if ((own[mine] & COMPARED_FLAGS) !== (bytes[at] & COMPARED_FLAGS)) return false;
+    for (let i = 1; i < end - at; i++) if (own[mine + i] !== bytes[at + i]) return false;
+    return true;
   }
-  h = Math.imul(h ^ ((e.intervalEnd ? 1 : 0) | (e.unknown ? 2 : 0)), 0x01000193);
+}
+
+/** FNV-1a over an element's compared part: its compared flags, then its fields' bytes. */
+function hashPacked(bytes: Uint8Array, at: number, end: number): number {
+  let h = Math.imul(0x811c9dc5 ^ (bytes[at] & COMPARED_FLAGS), 0x01000193);
+  for (let i = at + 1; i < end; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
   return h >>> 0;
-}
-
-/** Equal in key, key end, data, verdict and flags; the time left does not count. */
-function sameElement(x: Read, y: Read): boolean {
-  return sameBytes(x.key, y.key) && sameBytes(x.keyEnd, y.keyEnd) &&
-    sameBytes(x.data, y.data) && sameVerdict(x.verdict, y.verdict) &&
-    !x.intervalEnd === !y.intervalEnd && !x.unknown === !y.unknown;
-}
-
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameVerdict(a: Element['verdict'], b: Element['verdict']): boolean {
-  if (a === b) return true;
-  if (!a || !b || a.kind !== b.kind) return false;
-  return ('chain' in a ? a.chain : '') === ('chain' in b ? b.chain : '');
 }

@@ -3,7 +3,7 @@
  * commits one batch per call, and ends the connections a tightened policy no longer allows.
  */
 import type { Logger } from 'pino';
-import type { CommitResult, CtTuple, Op, TableFlags, TableState, Family } from '../nft/types';
+import type { CommitResult, CtTuple, Op, TableFlags, TableReadBack, Family } from '../nft/types';
 import type { Workspace } from '../model/types';
 import { Enforcer, KernelError, WorkspaceChange } from './types';
 import { compileWorkspace, CompiledWorkspace, CompileOptions } from '../compile/workspace';
@@ -14,7 +14,7 @@ import { stillAllowed } from '../policy/connections';
 import { hasEgressNames } from '../model/egress';
 import { onlyWidens } from '../policy/widening';
 import { cidrRange, parseIpv4 } from '../net/ipv4';
-import { expectedTable, keyed, KeyedTable, summarize, tableDifferences } from './audit';
+import { auditTable, expectedTable, keyed, KeyedTable, summarize } from './audit';
 import type { OutboundRouter } from '../outbound/router';
 import type { RoutingPlan } from '../outbound/routes';
 import { translatedAway } from '../outbound/connections';
@@ -28,7 +28,7 @@ type SweptChange = WorkspaceChange & { registry: ReadonlyMap<string, Workspace> 
 /** The part of the netlink addon the enforcer uses. */
 export interface Netlink {
   commit(ops: Op[]): Promise<CommitResult>;
-  listTable(family: Family, name: string): Promise<TableState | null>;
+  readTable(family: Family, name: string): Promise<TableReadBack | null>;
   ctList(): Promise<CtTuple[]>;
   ctDelete(tuples: CtTuple[]): Promise<number>;
 }
@@ -55,6 +55,16 @@ export interface ReconcileHint {
   missing?: boolean;
 }
 
+/** A read-back with what the enforcer knew when it was taken. */
+interface Reading {
+  actual: TableReadBack | null;
+  /** the table the applied state builds, at the read */
+  expected: KeyedTable;
+  /** the enforcer's counters at the read */
+  suspicions: number;
+  commits: number;
+}
+
 /** Commits workspaces' policies to the daemon's table, one transaction per change. */
 export class KernelEnforcer implements Enforcer {
   /** Addresses the daemon's DNS opened for egress names (src/dns); their connections stay. */
@@ -66,8 +76,13 @@ export class KernelEnforcer implements Enforcer {
   private started = false;
   /** false from a foreign change (or a failed repair) until an audit finds the kernel right */
   private inSync = false;
-  /** counts suspect() calls, so an audit that read the table before one cannot clear it */
+  /**
+   * counts suspect() calls and repairs begun, so that an audit that read the table before
+   * one cannot clear it
+   */
   private suspicions = 0;
+  /** counts the daemon's own commits, so that an audit knows whether one came after its read */
+  private commits = 0;
   /** called after a repair rebuilt the table, e.g. to put the DNS side's cache back */
   rebuilt: (() => Promise<void>) | null = null;
   /** the expected table keyed, and the applied workspaces it was built from */
@@ -108,18 +123,35 @@ export class KernelEnforcer implements Enforcer {
   /**
    * Compares the kernel's table with the desired state and, when they differ, rebuilds
    * the table in one transaction. Throws (leaving healthy() false) when the kernel
-   * refuses the repair, e.g. while another process owns the table.
+   * refuses the repair, e.g. while another process owns the table. Both sides of the
+   * comparison are taken at one moment, so a change applied while it runs changes
+   * nothing it finds; a repair after such a change reads the table again first.
    */
   async reconcile(reason: string, hint: ReconcileHint = {}): Promise<AuditResult> {
+    // The read is taken where nothing commits, the comparison after it, in slices: changes
+    // queue behind the read alone, and requests are served while it is compared.
+    let started = performance.now();
+    let found: { differences: string[]; commits: number } | null = null;
+    if (!hint.missing) {
+      const reading = await this.exclusive(async () => (this.started ? this.read() : null));
+      if (reading === null) return { differences: [], repaired: false };
+      found = { differences: await this.judge(reading), commits: reading.commits };
+      if (found.differences.length === 0) return { differences: [], repaired: false };
+    }
+
     return this.exclusive(async () => {
       if (!this.started) return { differences: [], repaired: false };
-      let started = performance.now();
-      const differences = hint.missing
-        ? [`table ${FAMILY} ${this.o.table} is missing`]
-        : await this.verify();
-      if (differences.length === 0) return { differences, repaired: false };
+      const gone = `table ${FAMILY} ${this.o.table} is missing`;
+      let differences = found ? found.differences : [gone];
+      // A change committed since the read may have changed what differs: read again.
+      if (found && found.commits !== this.commits) {
+        started = performance.now();
+        differences = await this.verify();
+        if (differences.length === 0) return { differences, repaired: false };
+      }
 
       // The repair is the commit: once it is in, every packet sees the table again.
+      this.suspicions++;
       this.inSync = false;
       await this.rebuild([...this.applied.values()]);
       const repair = msSince(started);
@@ -271,16 +303,27 @@ export class KernelEnforcer implements Enforcer {
 
   /** Reads the table back and records whether it matches; returns the differences. */
   private async verify(): Promise<string[]> {
-    const before = this.suspicions;
-    const differences = await this.differences();
-    this.inSync = differences.length === 0 && this.suspicions === before;
-    return differences;
+    return this.judge(await this.read());
   }
 
-  /** How the kernel's table differs from the one the applied state builds. */
-  private async differences(): Promise<string[]> {
+  /** Reads the table back; run it where nothing commits, so both sides are of one moment. */
+  private async read(): Promise<Reading> {
+    const [suspicions, commits] = [this.suspicions, this.commits];
     const expected = this.expectation();
-    return tableDifferences(expected, await this.nl.listTable(FAMILY, this.o.table));
+    const actual = await this.nl.readTable(FAMILY, this.o.table);
+    return { actual, expected, suspicions, commits };
+  }
+
+  /**
+   * Compares a reading, in slices, and records whether the kernel matched. Commits of the
+   * daemon's own after the read keep a table that matched matching; anything else that
+   * could change it (suspect(), a repair begun) leaves healthy() false.
+   */
+  private async judge(reading: Reading): Promise<string[]> {
+    const differences = await auditTable(reading.expected, reading.actual);
+    if (differences.length > 0) this.inSync = false;
+    else if (this.suspicions === reading.suspicions) this.inSync = true;
+    return differences;
   }
 
   /** The keyed expected table of `from`, built again only when the workspaces changed. */
@@ -312,6 +355,7 @@ export class KernelEnforcer implements Enforcer {
   }
 
   private async commit(ops: Op[], owners: (string | null)[]): Promise<void> {
+    this.commits++;
     const result = await this.nl.commit(ops);
     if (result.ok) return;
     const op = ops[result.index];

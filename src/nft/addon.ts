@@ -9,7 +9,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import type { CommitResult, CtTuple, Expr, Family, Op, TableState } from './types';
+import { unpackTable } from './readback';
+import type {
+  CommitResult, CtTuple, Expr, Family, Op, SetReadBack, TableReadBack, TableState,
+} from './types';
 
 /** CommitFailure.index when the kernel refused the batch as a whole (its commit phase). */
 export const WHOLE_BATCH = -1;
@@ -17,8 +20,8 @@ export const WHOLE_BATCH = -1;
 /**
  * An expression the kernel holds that the Expr union cannot say (an expression with no
  * codec in native/expr, or a known one used in a way Expr has no field for, such as
- * `meta length`): only its libnftnl name, flagged. listTable returns TableState as the
- * enforcer expects, so such an expression sits in `exprs` typed as Expr; test for it with
+ * `meta length`): only its libnftnl name, flagged. A read-back is typed as the enforcer
+ * expects, so such an expression sits in `exprs` typed as Expr; test for it with
  * isUnknownExpr. Likewise an element read back may carry `intervalEnd: true` (the closing
  * element of a range in a single-field interval set, NFT_SET_ELEM_INTERVAL_END) or
  * `unknown: true` (a verdict the Verdict union cannot say).
@@ -93,9 +96,23 @@ export class NftSocket {
     return settle(() => this.native.commit(ops));
   }
 
-  /** Reads a table with its chains, rules, sets and elements; null when it is absent. */
-  listTable(family: Family, name: string): Promise<TableState | null> {
-    return settle(() => this.native.listTable(family, name));
+  /**
+   * Reads a table back, its chains, rules and sets in one generation; null when it is
+   * absent. Elements come packed and rules are decoded as they are asked for, so that a
+   * large table holds the event loop only for short steps (src/enforce/audit.ts).
+   */
+  async readTable(family: Family, name: string): Promise<TableReadBack | null> {
+    const read = await settle(() => this.native.listTable(family, name));
+    if (read === null) return null;
+    const sets = read.sets.map((s) => ({ ...s, elements: new Uint8Array(s.elements) }));
+    const rules = (from: number, to: number) => rethrow(() => read.rules(from, to));
+    return { ...read, sets, rules };
+  }
+
+  /** Reads a table with every chain, rule, set and element as objects; null when absent. */
+  async listTable(family: Family, name: string): Promise<TableState | null> {
+    const read = await this.readTable(family, name);
+    return read && unpackTable(read);
   }
 
   /** The IPv4 conntrack entries, by original-direction tuple. */
@@ -149,10 +166,15 @@ interface NativeTuple {
   icmp?: { id: number; type: number; code: number };
 }
 
+/** A table as native/readback.cc returns it: each set's elements in an ArrayBuffer. */
+interface NativeReadBack extends Omit<TableReadBack, 'sets'> {
+  sets: (Omit<SetReadBack, 'elements'> & { elements: ArrayBuffer })[];
+}
+
 /** The addon's class, as compiled in native/nft_socket.cc. */
 interface NativeSocket {
   commit(ops: Op[]): Promise<CommitResult>;
-  listTable(family: Family, name: string): Promise<TableState | null>;
+  listTable(family: Family, name: string): Promise<NativeReadBack | null>;
   ctList(): Promise<NativeTuple[]>;
   ctDelete(tuples: NativeTuple[]): Promise<number>;
   close(): void;

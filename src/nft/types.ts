@@ -177,6 +177,35 @@ export interface TableState {
   sets: SetState[];
 }
 
+/** A chain as the addon reads it back: its rules stay in the addon until asked for. */
+export interface ChainReadBack {
+  name: string;
+  base?: BaseChain;
+  ruleCount: number;
+}
+
+/** A set as the addon reads it back, its elements packed (src/nft/packed.ts). */
+export interface SetReadBack {
+  spec: SetSpec;
+  /** how many elements `elements` holds */
+  count: number;
+  elements: Uint8Array;
+}
+
+/**
+ * A table as the addon reads it back (NftSocket.readTable): built on the worker thread so
+ * that the main thread is held for little at a time, however large the table.
+ */
+export interface TableReadBack {
+  family: Family;
+  name: string;
+  flags: TableFlags;
+  chains: ChainReadBack[];
+  sets: SetReadBack[];
+  /** rules `from` to `to - 1` of every chain's rules back to back, in `chains` order */
+  rules(from: number, to: number): ChainState['rules'];
+}
+
 /** One conntrack entry's original-direction tuple (IPv4 only). */
 export interface CtTuple {
   /** IPPROTO_* number */

@@ -1,17 +1,22 @@
 /**
  * The audit's comparison: the table the daemon's operations build against what the
  * kernel reads back, and which differences count (and which, like register aliases,
- * rule handles and element order, do not).
+ * rule handles and element order, do not); in slices, it finds the same and lets the
+ * event loop run between them.
  */
 import t from 'tap';
-import { expectedTable, summarize, tableDifferences } from '../../src/enforce/audit';
+import {
+  auditTable, expectedTable, keyed, summarize, tableDifferences,
+} from '../../src/enforce/audit';
 import { skeleton } from '../../src/compile/layout';
+import { readBackOf } from '../../src/nft/readback';
 import type { TableState } from '../../src/nft/types';
 
 const layout = {
   table: 'workspace_netd', uplink: 'up0', workspaceNet: { net: '10.0.0.0', len: 8 },
 };
 const key = (n: number) => Uint8Array.from([n, 0, 0, 0]);
+const address = (n: number) => Uint8Array.from([10, n >> 16, (n >> 8) & 255, n & 255]);
 
 /** The skeleton and one workspace chain, as the daemon's operations build them. */
 function built(): TableState {
@@ -80,6 +85,51 @@ t.test('the elements of a timeout set are a cache, not desired state', async (t)
   const have = copy(want);
   have.sets.find((s) => s.spec.name === 'learned')!.elements.push({ key: key(9) });
   t.same(tableDifferences(want, have), []);
+});
+
+/** `want` with `n` more chains of 5 rules and a set of `n` elements, as a large table has. */
+function large(want: TableState, n: number): TableState {
+  const rule = want.chains.find((c) => c.name === 'forward')!.rules[0];
+  for (let i = 0; i < n; i++) {
+    want.chains.push({ name: `ws_${i}_out`, rules: Array.from({ length: 5 }, () => rule) });
+  }
+  const spec = { name: 'many', keyType: 7, keyLen: 4 };
+  want.sets.push({ spec, elements: Array.from({ length: n }, (_, i) => ({ key: address(i) })) });
+  return want;
+}
+
+t.test('in slices, the comparison finds what it finds at once', async (t) => {
+  const want = large(built(), 3000);
+  const have = copy(want);
+  have.chains.find((c) => c.name === 'ws_2999_out')!.rules.pop();
+  have.chains.push({ name: 'extra', rules: [] });
+  have.sets.find((s) => s.spec.name === 'many')!.elements.splice(7, 2, { key: address(1e6) });
+  have.sets.find((s) => s.spec.name === 'ifaces')!.elements.push({ key: key(1) });
+
+  const whole = tableDifferences(want, have);
+  t.same(whole, [
+    'chain ws_2999_out: rules differ (4, expected 5)',
+    'chain extra is not the daemon\'s',
+    'set ifaces: 1 element(s) not the daemon\'s',
+    'set many: 2 element(s) missing',
+    'set many: 1 element(s) not the daemon\'s',
+  ]);
+  t.same(await auditTable(keyed(want), readBackOf(have), 0), whole);
+  t.same(await auditTable(keyed(want), readBackOf(copy(want)), 0), []);
+  t.same(await auditTable(keyed(want), null), ['table inet workspace_netd is missing']);
+});
+
+t.test('a sliced comparison lets timers run between its slices', async (t) => {
+  const want = large(built(), 5000);
+  const have = readBackOf(copy(want));
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  const started = performance.now();
+  const found = await auditTable(keyed(want), have, 1);
+  const ms = performance.now() - started;
+  clearInterval(timer);
+  t.same(found, []);
+  t.ok(ticks >= 2, `timers ran ${ticks} times in ${ms.toFixed(0)} ms`);
 });
 
 t.test('a long report is cut, counting the rest', async (t) => {

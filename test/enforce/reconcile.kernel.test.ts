@@ -61,7 +61,7 @@ t.test('an orphaned table is taken over by the next start, in one transaction', 
   const second = new KernelEnforcer(nl, owned, log);
   await second.start(registry);
   t.equal(await second.healthy(), true);
-  t.same(nl.calls, ['commit', 'listTable'], 'one transaction, then the read-back');
+  t.same(nl.calls, ['commit', 'readTable'], 'one transaction, then the read-back');
   t.same((await f.sock.listTable('inet', TABLE))?.flags, { owner: true, persist: true });
 });
 
@@ -89,7 +89,7 @@ t.test('a deleted table is rebuilt without a read first, and the read proves it'
 
   nl.calls.length = 0;
   const result = await enforcer.reconcile('test', { missing: true });
-  t.same(nl.calls, ['commit', 'listTable'], 'no read before the transaction');
+  t.same(nl.calls, ['commit', 'readTable'], 'no read before the transaction');
   t.same(result.differences, [`table inet ${TABLE} is missing`]);
   t.ok(result.ms && result.ms.repair >= 0 && result.ms.verify >= 0, 'both times given');
   t.equal(await enforcer.healthy(), true);
@@ -161,7 +161,7 @@ function counted(sock: NftSocket): Netlink & { calls: string[] } {
   return {
     calls,
     commit: (ops) => (calls.push('commit'), sock.commit(ops)),
-    listTable: (family, name) => (calls.push('listTable'), sock.listTable(family, name)),
+    readTable: (family, name) => (calls.push('readTable'), sock.readTable(family, name)),
     ctList: () => sock.ctList(),
     ctDelete: (tuples) => sock.ctDelete(tuples),
   };

@@ -26,7 +26,7 @@ function kernel(conntrack: CtTuple[]) {
       await new Promise((resolve) => setImmediate(resolve));
       return { ok: true };
     },
-    listTable: async () => null,
+    readTable: async () => null,
     async ctList() {
       state.listings++;
       return conntrack;

@@ -34,7 +34,7 @@ function kernel() {
       events.push(`nft commit (${ops.length})`);
       return state.commits.shift() ?? { ok: true };
     },
-    listTable: async () => null,
+    readTable: async () => null,
     ctList: async () => state.conntrack,
     async ctDelete(tuples: CtTuple[]) {
       deleted.push(...tuples);

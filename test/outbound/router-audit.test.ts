@@ -45,7 +45,7 @@ function setup() {
   const kernel = fakeRoutes();
   const nl: Netlink = {
     commit: async () => ({ ok: true }),
-    listTable: async () => null,
+    readTable: async () => null,
     ctList: async () => [],
     ctDelete: async () => 0,
   };
