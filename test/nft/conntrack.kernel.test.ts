@@ -7,37 +7,9 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import t from 'tap';
 
-import { le32 } from '../../src/nft/bytes';
-import type { CtTuple, Op } from '../../src/nft/types';
+import type { CtTuple } from '../../src/nft/types';
 import { fixture } from './fixtures/netns';
-
-const T = 'workspace_netd';
-const at = { family: 'inet', table: T } as const;
-const IPPROTO_TCP = 6;
-
-/** A table whose `ct state established,related accept` makes the namespace track. */
-const tracking: Op[] = [
-  { op: 'add', kind: 'table', family: 'inet', name: T },
-  {
-    op: 'add',
-    kind: 'chain',
-    ...at,
-    name: 'input',
-    base: { type: 'filter', hook: 'input', priority: 0, policy: 'accept' },
-  },
-  {
-    op: 'add',
-    kind: 'rule',
-    ...at,
-    chain: 'input',
-    exprs: [
-      { type: 'ct', key: 'state', dreg: 1 },
-      { type: 'bitwise', sreg: 1, dreg: 1, len: 4, mask: le32(6), xor: le32(0) },
-      { type: 'cmp', sreg: 1, op: 'neq', data: le32(0) },
-      { type: 'immediate', dreg: 0, verdict: { kind: 'accept' } },
-    ],
-  },
-];
+import { IPPROTO_TCP, tracking } from './fixtures/tracking';
 
 // Runs inside the namespace: a server and a client on 127.0.0.1 holding one idle
 // connection open, printing its ports once established.
