@@ -144,6 +144,23 @@ t.test('without ownership, what was changed behind its back is rebuilt', async (
   t.equal(hooks, breaks.length, 'the after-repair hook ran each time');
 });
 
+// Review finding: NFT_TABLE_F_DORMANT turns every base chain of the table off (no guard, no
+// forward policy), yet DecodeTableFlags reads back only owner and persist, so the audit saw
+// nothing and /healthz stayed 200. Without ownership any root program can set it.
+t.test('without ownership, a table made dormant behind its back is a difference and rebuilt',
+  async (t) => {
+    const f = fixture(t);
+    const enforcer = new KernelEnforcer(f.sock, base, log);
+    await enforcer.start(registry);
+    f.exec(['nft', 'add', 'table', 'inet', TABLE, '{ flags dormant; }']);
+    t.match(f.exec(['nft', 'list', 'table', 'inet', TABLE]), /flags dormant/, 'dormant now');
+    enforcer.suspect();
+    const result = await enforcer.reconcile('test');
+    t.equal(result.repaired, true, `repaired: ${result.differences.join('; ')}`);
+    t.notMatch(f.exec(['nft', 'list', 'table', 'inet', TABLE]), /dormant/, 'enforcing again');
+    t.equal(await enforcer.healthy(), true);
+  });
+
 /** Handles and hash order aside. */
 function normalized(state: Awaited<ReturnType<NftSocket['listTable']>>) {
   const hex = (b?: Uint8Array) => (b ? Buffer.from(b).toString('hex') : '');
