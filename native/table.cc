@@ -89,6 +89,15 @@ Napi::Object DecodeTableFlags(Napi::Env env, const struct nftnl_table* table) {
   if (bits & NFT_TABLE_F_PERSIST) {
     flags.Set("persist", true);
   }
+  // Never set by the daemon, so either one read back is a difference the audit repairs:
+  // a dormant table's base chains are unregistered, and nothing it holds is enforced.
+  if (bits & NFT_TABLE_F_DORMANT) {
+    flags.Set("dormant", true);
+  }
+  uint32_t other = bits & ~(NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST | NFT_TABLE_F_DORMANT);
+  if (other != 0) {
+    flags.Set("other", other);
+  }
   return flags;
 }
 

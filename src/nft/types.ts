@@ -115,10 +115,14 @@ export interface Element {
   expires?: number;
 }
 
-/** NFT_TABLE_F_* flags the daemon may set. */
+/** NFT_TABLE_F_* flags the daemon may set, and those a read-back may find besides. */
 export interface TableFlags {
   owner?: boolean;
   persist?: boolean;
+  /** read back only: another program made the table dormant (its base chains are off) */
+  dormant?: boolean;
+  /** read back only: flag bits this daemon does not know */
+  other?: number;
 }
 
 /**

@@ -144,9 +144,8 @@ t.test('without ownership, what was changed behind its back is rebuilt', async (
   t.equal(hooks, breaks.length, 'the after-repair hook ran each time');
 });
 
-// Review finding: NFT_TABLE_F_DORMANT turns every base chain of the table off (no guard, no
-// forward policy), yet DecodeTableFlags reads back only owner and persist, so the audit saw
-// nothing and /healthz stayed 200. Without ownership any root program can set it.
+// NFT_TABLE_F_DORMANT turns every base chain of the table off (no guard, no forward
+// policy): without ownership any root program can set it, and the read-back must show it.
 t.test('without ownership, a table made dormant behind its back is a difference and rebuilt',
   async (t) => {
     const f = fixture(t);
