@@ -67,7 +67,13 @@ export function isIntegerIn(value: unknown, min: number, max: number): value is 
 /** A short, safe rendering of a refused value for a message. */
 export function show(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // A body under the size limit can still nest deeper than the stack: JSON.parse took it.
+    return 'a value nested too deeply to show';
+  }
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 

@@ -106,6 +106,8 @@ t.test('every PATCH refusal has its code and status and changes nothing', async 
     [custom({ username: 'u' }), 'invalid_proxy_credentials', /password/],
     [custom({ username: 'u', password: 'p@ss' }), 'invalid_proxy_credentials', /: @ \/ \?/],
     [{ custom_proxy: proxy }, 'invalid_body', /outbound_mode "custom"/],
+    // Under the body limit, yet deeper than JSON.stringify's stack: still a 400.
+    [`{"egress":${'['.repeat(30000)}${']'.repeat(30000)}}`, 'invalid_egress', /nested too deeply/],
   ];
   for (const [body, code, message] of cases) {
     const headers = typeof body === 'string' ? { 'content-type': 'application/json' } : {};
