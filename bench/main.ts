@@ -11,7 +11,7 @@
  *   --report          only rewrite results.md and the charts from DIR/results.json
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -50,6 +50,7 @@ async function main(): Promise<void> {
   // A quick run checks the harness: its figures must not replace the committed results.
   const out = values.out ?? (quick ? mkdtempSync(join(tmpdir(), 'netd-bench-quick-'))
     : join(repoRoot(), 'bench'));
+  mkdirSync(out, { recursive: true });
   if (values.report) {
     writeReport(out, previous(out) as Results);
     return;

@@ -144,9 +144,10 @@ function change(r: Results): string[] {
       'elements), timed by a client on the socket until the answer, which the daemon ' +
       'sends after the kernel committed and the state is stored. Adding the port only ' +
       'widens the policy: no connection can end, so the daemon does not list conntrack. ' +
-      'Removing it narrows the policy: the daemon lists the conntrack table to end what ' +
-      'the port carried, and that listing walks the host\'s whole conntrack hash (README, ' +
-      '"Ending connections"). The state directory is on a tmpfs here, so the figures are ' +
+      'Removing it narrows the policy: the daemon looks up the workspace\'s connections in ' +
+      'the table it keeps from conntrack events and ends what the port carried (README, ' +
+      '"Ending connections"; a listing of conntrack, the last column below, is what it ' +
+      'did before and still does when it may have missed an event). The state directory is on a tmpfs here, so the figures are ' +
       'the daemon\'s own; the line below gives the same change with the state on the ' +
       'disk. The peer makes the same element change with one `nft` process per change, in ' +
       'a namespace holding the same table.',
