@@ -50,6 +50,8 @@ async function main(): Promise<void> {
   const nl = NftSocket.open();
   const rt = RouteSocket.open();
   const workspaceNet = { net: formatIpv4(net.cidr.base), len: net.cidr.prefix };
+  // The DNS side follows every applied change (README: Egress by hostname).
+  const dns = createDns(config, nl, log);
   const enforcer = new KernelEnforcer(nl, {
     table: config.table,
     uplink: config.uplink,
@@ -59,9 +61,9 @@ async function main(): Promise<void> {
     tableFlags: config.table_owner ? { owner: true, persist: true } : undefined,
     relayPort: config.relay_port,
     zones: config.zones,
+    // An element of egress_learned the DNS side did not write is drift (README: Durability).
+    timeoutKeys: (set) => dns.writtenKeys(set),
   }, log, new OutboundRouter(rt, { zones: config.zones, workspaceNet }, log));
-  // The DNS side follows every applied change (README: Egress by hostname).
-  const dns = createDns(config, nl, log);
   const proxies = createProxies(config, nl, log, new StoredSecrets(store));
   enforcer.learned = dns.isLearned;
   enforcer.rebuilt = () => dns.reinstate();

@@ -35,6 +35,11 @@ export const MAX_TTL_S = 86_400;
 // An answer that would extend an entry by less than this leaves the kernel alone.
 const SLACK_MS = 1000;
 const ENOENT = 2;
+/**
+ * How long a key is still reported once its element left the kernel (or may have): a read
+ * of the table taken before it left may still be on its way to the audit.
+ */
+const RETIRED_MS = 5000;
 
 interface Entry {
   wsId: string;
@@ -45,11 +50,19 @@ interface Entry {
   origins: Set<string>;
   /** when the kernel drops it, by the daemon's clock (never later than the kernel's) */
   expiresAt: number;
+  /** when the kernel drops it at the latest: its clock starts at the commit, not before */
+  kernelBy: number;
+  /** the element's key, in hex */
+  hex: string;
 }
 
 /** The daemon's record of egress_learned, and the only writer of it. */
 export class LearnedAddresses {
   private readonly entries = new Map<string, Entry>();
+  /** keys of elements in a commit not yet answered */
+  private readonly pending = new Set<string>();
+  /** keys no longer entries whose element the kernel may still hold: until when */
+  private readonly retired = new Map<string, number>();
   private tail: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
 
@@ -81,23 +94,25 @@ export class LearnedAddresses {
       if (!now || now.tap !== ws.tap || !now.names.has(origin) || now.mode !== 'allowlist') return;
 
       const started = Date.now();
-      const elements: Element[] = [];
+      const stated: Entry[] = [];
       const updates: Entry[] = [];
       for (const { addr, ttl } of addrs) {
         const need = started + Math.min(ttl, MAX_TTL_S) * 1000 + this.o.graceMs;
         const known = this.entries.get(key(ws.id, addr));
+        // One learned under another tap is forgotten: the audit has its element removed.
+        if (known && known.tap !== ws.tap) this.retire(known, started);
         const entry: Entry = known && known.tap === ws.tap
           ? { ...known, origins: new Set(known.origins).add(origin) }
           : { wsId: ws.id, wsIp: ws.ip, tap: ws.tap, addr, origins: new Set([origin]),
-            expiresAt: 0 };
+            expiresAt: 0, kernelBy: 0, hex: hexOf(elementKey(ws.tap, addr)) };
         if (entry.expiresAt < need - SLACK_MS) {
           entry.expiresAt = Math.max(entry.expiresAt, need);
-          elements.push({ key: elementKey(ws.tap, addr), timeout: entry.expiresAt - started });
+          stated.push(entry);
         }
         updates.push(entry);
       }
 
-      if (elements.length > 0) await this.commit('add', elements);
+      if (stated.length > 0) await this.add(stated, started);
       for (const e of updates) this.entries.set(key(e.wsId, e.addr), e);
     });
   }
@@ -118,10 +133,14 @@ export class LearnedAddresses {
       }
       if (doomed.length === 0) return;
 
-      for (const e of doomed) this.entries.delete(key(e.wsId, e.addr));
+      // Forgotten once deleted (or refused: the audit then has the table rebuilt without it).
       const now = Date.now();
-      const live = doomed.filter((e) => e.expiresAt > now);
-      await this.remove(live.map((e) => ({ key: elementKey(e.tap, e.addr) })));
+      const live = doomed.filter((e) => e.kernelBy > now);
+      try {
+        await this.remove(live.map((e) => ({ key: elementKey(e.tap, e.addr) })));
+      } finally {
+        for (const e of doomed) (this.entries.delete(key(e.wsId, e.addr)), this.retire(e, now));
+      }
       this.o.log.info({ addresses: doomed.length }, 'learned addresses withdrawn');
     });
   }
@@ -134,10 +153,24 @@ export class LearnedAddresses {
     return this.serial(async () => {
       const now = Date.now();
       const live = [...this.entries.values()].filter((e) => e.expiresAt > now + SLACK_MS);
-      const elements = live.map((e) => ({ key: elementKey(e.tap, e.addr),
-        timeout: e.expiresAt - now }));
-      if (elements.length > 0) await this.commit('add', elements);
+      if (live.length > 0) await this.add(live, now);
     });
+  }
+
+  /**
+   * The keys (hex of their bytes) of every element the daemon wrote and the kernel may
+   * still hold, in a set of their own: each entry's, however close to its expiry, those
+   * being committed, and for a while those just deleted or run out (RETIRED_MS).
+   */
+  writtenKeys(): Set<string> {
+    const now = Date.now();
+    const out = new Set(this.pending);
+    for (const e of this.entries.values()) out.add(e.hex);
+    for (const [hex, until] of this.retired) {
+      if (until > now) out.add(hex);
+      else this.retired.delete(hex);
+    }
+    return out;
   }
 
   /** True while `addr` is open for `ws` by an answer for a name on its egress list now. */
@@ -163,7 +196,9 @@ export class LearnedAddresses {
    */
   private async sweep(): Promise<void> {
     const now = Date.now();
-    for (const [k, e] of this.entries) if (e.expiresAt <= now) this.entries.delete(k);
+    for (const [k, e] of this.entries) {
+      if (e.expiresAt <= now) (this.entries.delete(k), this.retire(e, e.kernelBy));
+    }
     if (this.entries.size === 0) return;
 
     const keepFor = 3 * this.o.sweepMs;
@@ -174,10 +209,7 @@ export class LearnedAddresses {
       for (const e of soon) {
         if (open.has(`${e.wsIp} ${e.addr}`)) e.expiresAt = Math.max(e.expiresAt, now + keepFor);
       }
-      const elements = [...this.entries.values()].map((e) => ({
-        key: elementKey(e.tap, e.addr), timeout: Math.max(1, e.expiresAt - now),
-      }));
-      await this.commit('add', elements);
+      await this.add([...this.entries.values()], now);
     } catch (err) {
       this.o.log.error({ err }, 'restating learned addresses failed');
     }
@@ -196,9 +228,30 @@ export class LearnedAddresses {
     }
   }
 
-  private async commit(verb: 'add', elements: Element[]): Promise<void> {
-    const res = await this.nl.commit([this.op(verb, elements)]);
-    if (!res.ok) throw commitError(verb, res.message);
+  /**
+   * Adds (or restates) the elements of `entries` with the time each has left at `from`.
+   * Their keys are reported from before the commit, so that an audit that reads the table
+   * meanwhile knows them; each entry's kernelBy follows the commit.
+   */
+  private async add(entries: Entry[], from: number): Promise<void> {
+    const timeouts = entries.map((e) => Math.max(1, e.expiresAt - from));
+    const elements = entries.map((e, i) => ({ key: elementKey(e.tap, e.addr),
+      timeout: timeouts[i] }));
+    for (const e of entries) this.pending.add(e.hex);
+    try {
+      const res = await this.nl.commit([this.op('add', elements)]);
+      if (!res.ok) throw commitError('add', res.message);
+      const done = Date.now();
+      entries.forEach((e, i) => (e.kernelBy = Math.max(e.kernelBy, done + timeouts[i])));
+    } finally {
+      this.pending.clear();
+    }
+  }
+
+  /** Reports `e`'s key until RETIRED_MS past `gone`, when its element left the kernel. */
+  private retire(e: Entry, gone: number): void {
+    const until = gone + RETIRED_MS;
+    this.retired.set(e.hex, Math.max(this.retired.get(e.hex) ?? 0, until));
   }
 
   private op(verb: 'add' | 'delete', elements: Element[]): Op {
@@ -229,6 +282,10 @@ function key(wsId: string, addr: string): string {
 
 function elementKey(tap: string, addr: string): Uint8Array {
   return concat(ifname(tap), ipv4(addr));
+}
+
+function hexOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 function commitError(verb: string, reason: string): Error {

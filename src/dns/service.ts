@@ -17,6 +17,7 @@ import { hostAddressReader, rebindingReason } from './rebinding';
 import { NameRefresher } from './refresh';
 import { GatewayListeners, type Peer } from './listeners';
 import type { Upstream } from './upstream';
+import { SETS } from '../compile/layout';
 
 /** What the DNS service needs of the daemon. */
 export interface DnsServiceOptions {
@@ -109,6 +110,14 @@ export class DnsService {
   /** Puts the learned addresses back after the table was rebuilt (see LearnedAddresses). */
   reinstate(): Promise<void> {
     return this.learned.reinstate();
+  }
+
+  /**
+   * The keys (hex) the daemon wrote into timeout set `set` and the kernel may still hold,
+   * for the audit: egress_learned is the only timeout set, and the learned set its writer.
+   */
+  writtenKeys(set: string): ReadonlySet<string> {
+    return set === SETS.egressLearned ? this.learned.writtenKeys() : new Set();
   }
 
   /** The learned addresses, for diagnostics and tests. */

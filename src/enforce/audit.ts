@@ -4,7 +4,7 @@
  * the drift monitor after a foreign change, and periodically as a backstop.
  */
 import { canonicalReg } from '../nft/addon';
-import { comparedEnd, elementEnd } from '../nft/packed';
+import { comparedEnd, elementEnd, PACKED_KEY } from '../nft/packed';
 import { readBackOf } from '../nft/readback';
 import type {
   BaseChain, Element, Expr, Op, SetReadBack, SetSpec, TableReadBack, TableState,
@@ -21,6 +21,13 @@ const SLICE_MS = 5;
 const YIELD_EVERY = 256;
 /** Expression fields that name a register (see canonicalReg). */
 const REGISTERS = new Set(['sreg', 'dreg', 'addrReg', 'protoReg']);
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/**
+ * By timeout set, the keys (hex of their bytes) the daemon wrote into it and the kernel may
+ * still hold, as of the read being compared; the elements of a set not named do not count.
+ */
+export type WrittenKeys = ReadonlyMap<string, ReadonlySet<string>>;
 
 /** The table that `ops` build when applied in order to an empty namespace. */
 export function expectedTable(ops: readonly Op[]): TableState {
@@ -103,14 +110,16 @@ export function keyed(state: TableState): KeyedTable {
 
 /**
  * What the kernel's table lacks or has beyond the expected one, in words for the log
- * ("chain forward: rules differ"); empty when they match. Rule handles, element order,
- * register aliases (canonicalReg) and the elements of timeout sets do not count.
+ * ("chain forward: rules differ"); empty when they match. Rule handles, element order and
+ * register aliases (canonicalReg) do not count, nor the elements of a timeout set, except
+ * one whose key is not among what `written` says the daemon put in that set.
  */
 export function tableDifferences(
   expected: TableState | KeyedTable,
   actual: TableState | TableReadBack | null,
+  written?: WrittenKeys,
 ): string[] {
-  const steps = compare(keyedOf(expected), actual && readBack(actual));
+  const steps = compare(keyedOf(expected), actual && readBack(actual), written);
   for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
 }
 
@@ -123,8 +132,9 @@ export async function auditTable(
   expected: KeyedTable,
   actual: TableReadBack | null,
   sliceMs = SLICE_MS,
+  written?: WrittenKeys,
 ): Promise<string[]> {
-  const steps = compare(expected, actual);
+  const steps = compare(expected, actual, written);
   let sliceStarted = performance.now();
   for (let step = steps.next(); ; step = steps.next()) {
     if (step.done) return step.value;
@@ -142,7 +152,8 @@ export function summarize(differences: string[]): string[] {
 }
 
 /** The comparison, yielding after every few hundred items so that a driver may pause it. */
-function* compare(want: KeyedTable, actual: TableReadBack | null): Generator<void, string[]> {
+function* compare(want: KeyedTable, actual: TableReadBack | null, written?: WrittenKeys):
+  Generator<void, string[]> {
   const { family, name, flags } = want.state;
   if (actual === null) return [`table ${family} ${name} is missing`];
   const out: string[] = [];
@@ -174,9 +185,13 @@ function* compare(want: KeyedTable, actual: TableReadBack | null): Generator<voi
     if (!have) out.push(`set ${spec.name} is missing`);
     else if (specKey(spec) !== specKey(have.spec)) out.push(`set ${spec.name}: type`);
     else if (!spec.timeout) {
-      // A timeout set is a cache filled at run time (learned DNS answers) that the kernel
-      // empties by itself: its elements are not desired state, only its shape is.
       out.push(...yield* elementDifferences(spec.name, want.elements.get(spec.name)!, have));
+    } else {
+      // A timeout set is a cache filled at run time (learned DNS answers) that the kernel
+      // empties by itself: its elements are not desired state, but one the daemon never
+      // wrote opens what no policy asked for.
+      const keys = written?.get(spec.name);
+      if (keys) out.push(...yield* foreignElements(spec.name, keys, have));
     }
   }
   for (const name of sets.keys()) out.push(`set ${name} is not the daemon's`);
@@ -226,6 +241,28 @@ function* elementDifferences(set: string, want: ElementIndex, have: SetReadBack)
   const out: string[] = [];
   if (missing > 0) out.push(`set ${set}: ${missing} element(s) missing`);
   if (extra > 0) out.push(`set ${set}: ${extra} element(s) not the daemon's`);
+  return out;
+}
+
+/** The elements of a timeout set whose key is not among `keys`, the daemon's. */
+function* foreignElements(set: string, keys: ReadonlySet<string>, have: SetReadBack):
+  Generator<void, string[]> {
+  let foreign = 0;
+  const bytes = have.elements;
+  for (let at = 0, n = 0; at < bytes.length; n++) {
+    const end = comparedEnd(bytes, at);
+    if (!keys.has(packedKeyHex(bytes, at))) foreign++;
+    at = elementEnd(bytes, at, end);
+    if (n % YIELD_EVERY === YIELD_EVERY - 1) yield;
+  }
+  return foreign > 0 ? [`set ${set}: ${foreign} element(s) not the daemon's`] : [];
+}
+
+/** Hex of the key of the packed element at `at` (the key is its first field), '' for none. */
+function packedKeyHex(bytes: Uint8Array, at: number): string {
+  if (!(bytes[at] & PACKED_KEY)) return '';
+  let out = '';
+  for (let i = at + 2, end = at + 2 + bytes[at + 1]; i < end; i++) out += HEX[bytes[i]];
   return out;
 }
 

@@ -14,7 +14,9 @@ import { stillAllowed } from '../policy/connections';
 import { hasEgressNames } from '../model/egress';
 import { onlyWidens } from '../policy/widening';
 import { cidrRange, parseIpv4 } from '../net/ipv4';
-import { auditTable, expectedTable, keyed, KeyedTable, summarize } from './audit';
+import {
+  auditTable, expectedTable, keyed, KeyedTable, summarize, type WrittenKeys,
+} from './audit';
 import type { OutboundRouter } from '../outbound/router';
 import type { RoutingPlan } from '../outbound/routes';
 import { translatedAway } from '../outbound/connections';
@@ -37,6 +39,12 @@ export interface Netlink {
 export type KernelOptions = LayoutOptions & CompileOptions & {
   /** the table's NFT_TABLE_F_* flags: owner and persist unless config table_owner is off */
   tableFlags?: TableFlags;
+  /**
+   * The keys (hex of their bytes) the daemon wrote into a timeout set and the kernel may
+   * still hold, a fresh set per call; an element read back with another key is a
+   * difference. None: the elements of timeout sets do not count.
+   */
+  timeoutKeys?: (set: string) => ReadonlySet<string>;
 };
 
 /** What an audit found and did. */
@@ -60,6 +68,8 @@ interface Reading {
   actual: TableReadBack | null;
   /** the table the applied state builds, at the read */
   expected: KeyedTable;
+  /** what the daemon wrote into each timeout set, taken once the read was done */
+  written?: WrittenKeys;
   /** the enforcer's counters at the read */
   suspicions: number;
   commits: number;
@@ -311,7 +321,19 @@ export class KernelEnforcer implements Enforcer {
     const [suspicions, commits] = [this.suspicions, this.commits];
     const expected = this.expectation();
     const actual = await this.nl.readTable(FAMILY, this.o.table);
-    return { actual, expected, suspicions, commits };
+    return { actual, expected, written: this.written(expected), suspicions, commits };
+  }
+
+  /**
+   * The keys the daemon wrote into each timeout set, taken after the read: the DNS side
+   * writes outside the exclusive section, and records a key before its commit and drops
+   * it only after the element left the kernel, so anything of its own the read saw is here.
+   */
+  private written(expected: KeyedTable): WrittenKeys | undefined {
+    const source = this.o.timeoutKeys;
+    if (!source) return undefined;
+    const timeout = expected.state.sets.filter((s) => s.spec.timeout);
+    return new Map(timeout.map((s) => [s.spec.name, source(s.spec.name)]));
   }
 
   /**
@@ -320,7 +342,8 @@ export class KernelEnforcer implements Enforcer {
    * could change it (suspect(), a repair begun) leaves healthy() false.
    */
   private async judge(reading: Reading): Promise<string[]> {
-    const differences = await auditTable(reading.expected, reading.actual);
+    const { expected, actual, written } = reading;
+    const differences = await auditTable(expected, actual, undefined, written);
     if (differences.length > 0) this.inSync = false;
     else if (this.suspicions === reading.suspicions) this.inSync = true;
     return differences;

@@ -1,7 +1,8 @@
 /**
  * The learned set without a kernel: timeouts sent to the kernel, answers that change
- * nothing left out of it, deletes that meet an element already expired, and the sweep
- * that keeps an address open while a connection to it is.
+ * nothing left out of it, deletes that meet an element already expired, the sweep that
+ * keeps an address open while a connection to it is, and the keys it reports to the audit
+ * for as long as the kernel may hold their elements.
  */
 import t from 'tap';
 import pino from 'pino';
@@ -108,3 +109,63 @@ t.test('reinstate puts what has time left back, after the table was rebuilt', as
   t.same([s.ops[0].op, s.ops[0].set, s.ops[0].elements.length], ['add', 'egress_learned', 1]);
   t.ok(s.ops[0].elements[0].timeout! > 11_000, 'with the time it has left');
 });
+
+const hexKey = (tap: string, addr: string) =>
+  Buffer.from(tap.padEnd(16, '\0')).toString('hex') +
+  Buffer.from(addr.split('.').map(Number)).toString('hex');
+
+t.test('a key is reported from before its commit, and not after a refusal', async (t) => {
+  const s = setup();
+  const seen: Set<string>[] = [];
+  const commit = s.nl.commit;
+  s.nl.commit = async (batch) => (seen.push(s.learned.writtenKeys()), commit(batch));
+  const mine = hexKey('tap_a', '93.184.216.34');
+
+  await s.learned.learn(s.ws(), 'a.example', [{ addr: '93.184.216.34', ttl: 10 }]);
+  t.same([...seen[0]], [mine], 'while the kernel takes it');
+  t.same([...s.learned.writtenKeys()], [mine], 'and once it has');
+
+  s.failNext({ ok: false, index: 0, errno: 12, message: 'Cannot allocate memory' });
+  const refused = s.learned.learn(s.ws(), 'a.example', [{ addr: '93.184.216.35', ttl: 10 }]);
+  await t.rejects(refused, /kernel refused to add/);
+  t.ok(seen[1].has(hexKey('tap_a', '93.184.216.35')), 'reported during the refused commit');
+  t.same([...s.learned.writtenKeys()], [mine], 'not after it');
+});
+
+t.test('a withdrawn key is reported until it was deleted, then for a while', async (t) => {
+  const s = setup();
+  await s.learned.learn(s.ws(), 'a.example', [{ addr: '93.184.216.34', ttl: 10 }]);
+  const mine = hexKey('tap_a', '93.184.216.34');
+  const seen: Set<string>[] = [];
+  const commit = s.nl.commit;
+  s.nl.commit = async (batch) => (seen.push(s.learned.writtenKeys()), commit(batch));
+
+  const next = s.setPolicy(workspace(['b.example']));
+  await s.learned.retain(new Map([['ws_a', next]]));
+  t.equal(s.ops.at(-1)?.op, 'delete');
+  t.ok(seen[0].has(mine), 'while the kernel deletes it');
+  t.ok(s.learned.writtenKeys().has(mine), 'a read taken before the delete may still be in flight');
+  const later = Date.now() + 6000;
+  t.notOk(fakeNow(later, () => s.learned.writtenKeys()).has(mine), 'not seconds later');
+});
+
+t.test('a key outlives the daemon\'s own expiry while the kernel may hold it', async (t) => {
+  const s = setup(200);
+  await s.learned.learn(s.ws(), 'a.example', [{ addr: '93.184.216.34', ttl: 0 }]);
+  s.learned.start();
+  t.teardown(() => s.learned.stop());
+  await new Promise((r) => setTimeout(r, 2600));
+  t.same(s.learned.list(), [], 'past TTL 0 + grace 2 s: no longer learned');
+  t.ok(s.learned.writtenKeys().has(hexKey('tap_a', '93.184.216.34')), 'still reported');
+});
+
+/** `fn`'s result with Date.now() at `now`. */
+function fakeNow<T>(now: number, fn: () => T): T {
+  const real = Date.now;
+  Date.now = () => now;
+  try {
+    return fn();
+  } finally {
+    Date.now = real;
+  }
+}

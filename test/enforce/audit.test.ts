@@ -11,6 +11,7 @@ import {
 import { skeleton } from '../../src/compile/layout';
 import { readBackOf } from '../../src/nft/readback';
 import type { TableState } from '../../src/nft/types';
+import { concat, ifname, ipv4 } from '../../src/nft/bytes';
 
 const layout = {
   table: 'workspace_netd', uplink: 'up0', workspaceNet: { net: '10.0.0.0', len: 8 },
@@ -27,6 +28,7 @@ function built(): TableState {
 
 /** A deep copy, as a readback is a separate object. */
 const copy = (s: TableState): TableState => structuredClone(s);
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 t.test('a table compared with its own readback has no differences', async (t) => {
   t.same(tableDifferences(built(), copy(built())), []);
@@ -86,6 +88,25 @@ t.test('the elements of a timeout set are a cache, not desired state', async (t)
   have.sets.find((s) => s.spec.name === 'learned')!.elements.push({ key: key(9) });
   t.same(tableDifferences(want, have), []);
 });
+
+t.test('an element of a timeout set whose key the daemon did not write is a difference',
+  async (t) => {
+    const want = built();
+    const have = copy(want);
+    const learned = concat(ifname('t-a'), ipv4('198.18.2.20'));
+    const foreign = concat(ifname('t-a'), ipv4('198.18.2.10'));
+    const set = have.sets.find((s) => s.spec.name === 'egress_learned')!;
+    set.elements.push({ key: learned, timeout: 60_000 });
+    const written = new Map([['egress_learned', new Set([hex(learned)])]]);
+    t.same(tableDifferences(want, have, written), [], 'a learned one is none');
+
+    set.elements.push({ key: foreign, timeout: 3_600_000 });
+    t.same(tableDifferences(want, have, written),
+      ['set egress_learned: 1 element(s) not the daemon\'s']);
+    t.same(await auditTable(keyed(want), readBackOf(have), 0, written),
+      ['set egress_learned: 1 element(s) not the daemon\'s'], 'in slices too');
+    t.same(tableDifferences(want, have), [], 'without what the daemon wrote, as before');
+  });
 
 /** `want` with `n` more chains of 5 rules and a set of `n` elements, as a large table has. */
 function large(want: TableState, n: number): TableState {

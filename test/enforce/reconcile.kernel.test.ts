@@ -10,6 +10,7 @@ import pino from 'pino';
 import { KernelEnforcer, type KernelOptions, type Netlink } from '../../src/enforce/kernel';
 import { KernelError } from '../../src/enforce/types';
 import { NftSocket } from '../../src/nft/addon';
+import { concat, ifname, ipv4 } from '../../src/nft/bytes';
 import { defaultPolicy, type NetworkPolicy, type Workspace } from '../../src/model/types';
 import { fixture } from '../nft/fixtures/netns';
 
@@ -158,6 +159,34 @@ t.test('without ownership, a table made dormant behind its back is a difference 
     t.equal(result.repaired, true, `repaired: ${result.differences.join('; ')}`);
     t.notMatch(f.exec(['nft', 'list', 'table', 'inet', TABLE]), /dormant/, 'enforcing again');
     t.equal(await enforcer.healthy(), true);
+  });
+
+t.test('without ownership, an element of egress_learned the daemon did not write is removed',
+  async (t) => {
+    const f = fixture(t);
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    const learned = concat(ifname('tap2'), ipv4('198.18.2.20'));
+    const written = new Set([hex(learned)]);
+    const enforcer = new KernelEnforcer(f.sock, { ...base, timeoutKeys: () => written }, log);
+    // The DNS side's part: what it wrote is put back after a rebuild.
+    const add = () => f.sock.commit([{ op: 'add', kind: 'elements', family: 'inet',
+      table: TABLE, set: 'egress_learned', elements: [{ key: learned, timeout: 60_000 }] }]);
+    enforcer.rebuilt = async () => void (await add());
+    await enforcer.start(registry);
+    await add();
+    t.same(await enforcer.reconcile('test'), { differences: [], repaired: false },
+      'what the daemon wrote is no difference');
+
+    f.exec(['nft', 'add', 'element', 'inet', TABLE, 'egress_learned',
+      '{ "tap2" . 198.18.2.10 timeout 1h }']);
+    enforcer.suspect();
+    const result = await enforcer.reconcile('test');
+    t.same(result.differences, ['set egress_learned: 1 element(s) not the daemon\'s']);
+    t.equal(result.repaired, true);
+    t.equal(await enforcer.healthy(), true);
+    const left = f.exec(['nft', 'list', 'set', 'inet', TABLE, 'egress_learned']);
+    t.notMatch(left, /198\.18\.2\.10/, 'the foreign element is gone');
+    t.match(left, /198\.18\.2\.20/, 'the learned one is back');
   });
 
 /** Handles and hash order aside. */

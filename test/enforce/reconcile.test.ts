@@ -2,15 +2,19 @@
  * KernelEnforcer.reconcile over a fake kernel whose table is what the committed operations
  * build: the audit reads the table where nothing commits and compares it in slices, so a
  * change applied meanwhile commits during the comparison; that change makes no false
- * repair, and hides neither a real difference nor a foreign change.
+ * repair, and hides neither a real difference nor a foreign change. Elements of
+ * egress_learned count when the learned set did not write them, not while it commits them.
  */
 import pino from 'pino';
 import t from 'tap';
 import { expectedTable } from '../../src/enforce/audit';
-import { KernelEnforcer, type Netlink } from '../../src/enforce/kernel';
+import { KernelEnforcer, type KernelOptions, type Netlink } from '../../src/enforce/kernel';
+import { LearnedAddresses } from '../../src/dns/learned';
+import { dnsWorkspace } from '../../src/dns/policy';
 import { defaultPolicy, type NetworkPolicy, type Workspace } from '../../src/model/types';
 import { readBackOf } from '../../src/nft/readback';
 import type { Element, Op, TableState } from '../../src/nft/types';
+import { concat, ifname, ipv4 } from '../../src/nft/bytes';
 
 const log = pino({ level: 'silent' });
 const o = { table: 'workspace_netd', uplink: 'up0', workspaceNet: { net: '10.0.0.0', len: 8 },
@@ -28,7 +32,7 @@ function ws(id: string, n: number, network: Partial<NetworkPolicy> = {}): Worksp
  * takes 6 ms, longer than a slice, so the comparison returns to the event loop between
  * pages; `onPage` runs at the first page of each read.
  */
-function kernel() {
+function kernel(options: KernelOptions = o) {
   const ops: Op[] = [];
   const events: string[] = [];
   const k = {
@@ -66,7 +70,7 @@ function kernel() {
     ctList: async () => [],
     ctDelete: async () => 0,
   };
-  k.enforcer = new KernelEnforcer(nl, o, log);
+  k.enforcer = new KernelEnforcer(nl, options, log);
   return k;
 }
 
@@ -131,4 +135,63 @@ t.test('a foreign change during the comparison leaves the daemon unhealthy', asy
   k.onPage = () => k.enforcer.suspect();
   t.same(await k.enforcer.reconcile('periodic audit'), { differences: [], repaired: false });
   t.equal(await k.enforcer.healthy(), false, 'what the read saw says nothing of the change');
+});
+
+/** A kernel whose enforcer audits egress_learned against a learned set that shares it. */
+function withLearned() {
+  let learned: LearnedAddresses | null = null;
+  const k = kernel({ ...o, timeoutKeys: () => learned!.writtenKeys() });
+  let held: Promise<void> | null = null;
+  const release: (() => void)[] = [];
+  // Elements are in the kernel at once; the answer waits while `held` is set.
+  const nl = {
+    async commit(batch: Op[]) {
+      for (const op of batch) k.foreign(op);
+      if (held) await held;
+      return { ok: true as const };
+    },
+    ctList: async () => [],
+  };
+  const registry = new Map([ws('ws_0', 1, { egress: ['a.example'] })].map((w) => [w.id, w]));
+  const dns = dnsWorkspace(registry.get('ws_0')!)!;
+  learned = new LearnedAddresses(nl, { table: o.table, graceMs: 2000, sweepMs: 60_000,
+    current: () => dns, log });
+  k.enforcer.rebuilt = () => learned!.reinstate();
+  const hold = () => (held = new Promise((resolve) => release.push(() => resolve())));
+  const letGo = () => ((held = null), release.splice(0).forEach((r) => r()));
+  return { k, learned, registry, dns, hold, letGo };
+}
+
+const learnedIn = (k: ReturnType<typeof kernel>) =>
+  k.table()!.sets.find((s) => s.spec.name === 'egress_learned')!.elements.length;
+
+t.test('an element of egress_learned the daemon did not write is repaired away', async (t) => {
+  const { k, learned, registry, dns } = withLearned();
+  await k.enforcer.start(registry);
+  await learned.learn(dns, 'a.example', [{ addr: '198.18.2.20', ttl: 60 }]);
+  t.same(await k.enforcer.reconcile('audit'), { differences: [], repaired: false },
+    'a learned one is no difference');
+
+  k.foreign({ op: 'add', kind: 'elements', family: 'inet', table: o.table,
+    set: 'egress_learned', elements: [{ key: concat(ifname('t-ws_0'), ipv4('198.18.2.10')),
+      timeout: 3_600_000 }] });
+  k.enforcer.suspect();
+  const result = await k.enforcer.reconcile('audit');
+  t.same(result.differences, ['set egress_learned: 1 element(s) not the daemon\'s']);
+  t.equal(result.repaired, true);
+  t.equal(learnedIn(k), 1, 'the learned one reinstated, the foreign one gone');
+  t.equal(await k.enforcer.healthy(), true);
+});
+
+t.test('an element read back while the learned set commits it is no difference', async (t) => {
+  const { k, learned, registry, dns, hold, letGo } = withLearned();
+  await k.enforcer.start(registry);
+  hold();
+  const learning = learned.learn(dns, 'a.example', [{ addr: '198.18.2.20', ttl: 60 }]);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(learnedIn(k), 1, 'in the kernel, its commit not answered yet');
+  t.same(await k.enforcer.reconcile('audit'), { differences: [], repaired: false });
+  letGo();
+  await learning;
+  t.same(await k.enforcer.reconcile('audit'), { differences: [], repaired: false });
 });
