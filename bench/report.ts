@@ -147,10 +147,10 @@ function change(r: Results): string[] {
       'Removing it narrows the policy: the daemon looks up the workspace\'s connections in ' +
       'the table it keeps from conntrack events and ends what the port carried (README, ' +
       '"Ending connections"; a listing of conntrack, the last column below, is what it ' +
-      'did before and still does when it may have missed an event). The state directory is on a tmpfs here, so the figures are ' +
-      'the daemon\'s own; the line below gives the same change with the state on the ' +
-      'disk. The peer makes the same element change with one `nft` process per change, in ' +
-      'a namespace holding the same table.',
+      'did before and still does when it may have missed an event). The state directory ' +
+      'is on a tmpfs here, so the figures are the daemon\'s own; the line below gives the ' +
+      'same change with the state on the disk. The peer makes the same element change ' +
+      'with one `nft` process per change, in a namespace holding the same table.',
     '',
     '| workspaces | widening p50 ms | widening p99 ms | narrowing p50 ms | ' +
       'narrowing p99 ms | nft p50 ms | nft p99 ms | widening p50 ÷ nft |',

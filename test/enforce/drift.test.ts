@@ -36,7 +36,8 @@ function setup(t: Test, opts: { failures?: number; auditIntervalMs?: number } = 
   });
   drift.start();
   t.teardown(() => drift.close());
-  return { drift, calls, hints, emit: (e: MonitorEvent[]) => emit(e), suspicions: () => suspicions };
+  const emitNow = (e: MonitorEvent[]) => emit(e);
+  return { drift, calls, hints, emit: emitNow, suspicions: () => suspicions };
 }
 
 const ev = (type: string, table: string, portid: number, family = 'inet'): MonitorEvent =>
