@@ -71,6 +71,8 @@ export function elementId(e: Element): string {
 }
 
 function sameRules(a: Expr[][], b: Expr[][]): boolean {
+  // Shared lists (src/compile/shared-rules.ts) are the same object when they are equal.
+  if (a === b) return true;
   return JSON.stringify(a, bytesAsHex) === JSON.stringify(b, bytesAsHex);
 }
 

@@ -16,6 +16,7 @@ import type { Zone } from '../config';
 import { appliedZone } from '../outbound/pool';
 import { zoneMark } from '../outbound/routes';
 import { isProxied, relayChain, relayPort, relayRules } from './relay';
+import { sharedRules } from './shared-rules';
 
 /** What the compiler needs of the host's configuration. */
 export interface CompileOptions {
@@ -92,9 +93,24 @@ export function compileWorkspace(
     out.chains.set(relayChain(ws.id), relayRules(ws, o));
   }
 
-  out.chains.set(outChain(ws.id), outRules(ws, o));
-  out.chains.set(inChain(ws.id), inRules(ws, o));
+  out.chains.set(outChain(ws.id), sharedRules(outKey(ws, o), () => outRules(ws, o)));
+  out.chains.set(inChain(ws.id), sharedRules(inKey(ws, o), () => inRules(ws, o)));
   return out;
+}
+
+/** Everything outRules reads, as the key its shared list is held under. */
+function outKey(ws: Workspace, o: CompileOptions): string {
+  const p = ws.network;
+  const { net, len } = o.workspaceNet;
+  const on = (x: boolean) => (x ? 1 : 0);
+  return `out ${net}/${len} ${on(p.allow_internet)} ${egressNetSet(ws.id)} ` +
+    `${on(p.egress.length > 0)} ${on(hasEgressNames(p.egress))} ` +
+    `${on(p.egress_ports.length > 0)} ${on(isProxied(ws))}`;
+}
+
+/** Everything inRules reads, as the key its shared list is held under. */
+function inKey(ws: Workspace, o: CompileOptions): string {
+  return `in ${ws.network.public_access ? 1 : 0} ${o.runtimeApiPort}`;
 }
 
 /** What a workspace may send: the workspace network is the target's to decide. */

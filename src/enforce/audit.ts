@@ -280,9 +280,15 @@ function readBack(actual: TableState | TableReadBack): TableReadBack {
     : readBackOf(actual as TableState);
 }
 
+/** Keys of rule lists already keyed: workspaces share most of them (compile/shared-rules). */
+const ruleKeys = new WeakMap<Expr[], string>();
+
 function ruleKey(exprs: Expr[]): string {
+  const known = ruleKeys.get(exprs);
+  if (known !== undefined) return known;
   let out = '';
   for (const expr of exprs) out += `${exprKey(expr)};`;
+  if (Object.isFrozen(exprs)) ruleKeys.set(exprs, out);
   return out;
 }
 
