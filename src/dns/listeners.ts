@@ -98,9 +98,13 @@ export class GatewayListeners {
   private bindUdp(addr: string): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
       const sock = dgram.createSocket({ type: 'udp4' });
-      sock.once('error', reject);
+      // A failed bind still holds the socket; closed here, or each retry would leak one.
+      sock.once('error', (err) => {
+        sock.close();
+        reject(err);
+      });
       sock.bind({ address: addr, port: this.port, exclusive: true }, () => {
-        sock.off('error', reject);
+        sock.removeAllListeners('error');
         sock.on('error', (err) => this.log.error({ err, gateway: addr }, 'dns udp socket failed'));
         sock.on('message', (msg, rinfo) => {
           const peer: Peer = { address: rinfo.address, port: rinfo.port, local: addr,

@@ -1,6 +1,6 @@
 /**
- * Review reproduction: a gateway the host does not have yet is retried every second, and
- * each failed bind must not leave its socket open. 192.0.2.1 (TEST-NET-1) is on no
+ * A gateway the host does not have yet is retried every second, and each failed bind must
+ * not leave its socket open. 192.0.2.1 (TEST-NET-1) is on no
  * interface here, so the bind fails with EADDRNOTAVAIL, without privileges.
  */
 import t from 'tap';
