@@ -33,8 +33,17 @@ export interface ConnectionsTableOptions {
   covers(addr: string): boolean;
   /** false while the kernel sends no events (sysctl nf_conntrack_events = 0) */
   eventsEnabled(): boolean;
+  /** how often eventsEnabled is read between lookups (default EVENTS_CHECK_MS) */
+  eventsCheckMs?: number;
   log: Logger;
 }
+
+/**
+ * Events switched off and on again between two lookups leave entries the table never saw,
+ * and a read at lookup time finds the sysctl on: so it is also read this often, and one
+ * read of 0 makes the next lookup list. A few microseconds a read.
+ */
+export const EVENTS_CHECK_MS = 50;
 
 /** Why the last lookups listed conntrack, and how often; for logs and tests. */
 export interface ConnectionsStats {
@@ -63,9 +72,14 @@ export class ConnectionsTable {
   private listings = 0;
   private fromMemory = 0;
   private tail: Promise<unknown> = Promise.resolve();
+  private readonly watch: NodeJS.Timeout;
 
   private constructor(private readonly o: ConnectionsTableOptions) {
     this.source = o.subscribe((batch) => this.take(batch));
+    this.watch = setInterval(() => {
+      if (!this.o.eventsEnabled()) this.trusted = false;
+    }, o.eventsCheckMs ?? EVENTS_CHECK_MS);
+    this.watch.unref();
   }
 
   /**
@@ -121,6 +135,7 @@ export class ConnectionsTable {
   /** Stops the subscription; lookups list from then on. */
   close(): void {
     this.broken = true;
+    clearInterval(this.watch);
     this.source.close();
   }
 

@@ -48,6 +48,7 @@ function fake(conntrack: CtTuple[] = []) {
     },
     covers: (addr) => addr.startsWith('10.'),
     eventsEnabled: () => state.events,
+    eventsCheckMs: 5,
     log,
   });
   const queue = (batch: Partial<CtBatch>) => queued.push({ events: [], overrun: false, ...batch });
@@ -136,6 +137,22 @@ t.test('a failed socket, or no events from the kernel, lists every time', async 
   await table.of([A]);
   await table.of([A]);
   t.equal(k.state.listings, 7, 'no event will come again');
+});
+
+t.test('events switched off and on between two lookups make the next one list', async (t) => {
+  const k = fake([tcp(A, out, 1)]);
+  const table = await k.table;
+  await table.of([A]);
+  const listings = k.state.listings;
+
+  k.state.events = false;
+  await new Promise((r) => setTimeout(r, 40));
+  k.state.events = true;
+  await table.of([A]);
+  t.equal(k.state.listings, listings + 1, 'the kernel may have skipped events meanwhile');
+  await table.of([A]);
+  t.equal(k.state.listings, listings + 1, 'then memory again');
+  table.close();
 });
 
 t.test('an address outside what the table keeps is looked up in a listing', async (t) => {
