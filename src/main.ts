@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     relayPort: config.relay_port,
     zones: config.zones,
     // An element of egress_learned the DNS side did not write is drift (README: Durability).
-    timeoutKeys: (set) => dns.writtenKeys(set),
+    timeoutKeys: (set, since) => dns.writtenKeys(set, since),
   }, log, new OutboundRouter(rt, { zones: config.zones, workspaceNet }, log));
   const proxies = createProxies(config, nl, log, new StoredSecrets(store));
   enforcer.learned = dns.isLearned;

@@ -36,10 +36,10 @@ export const MAX_TTL_S = 86_400;
 const SLACK_MS = 1000;
 const ENOENT = 2;
 /**
- * How long a key is still reported once its element left the kernel (or may have): a read
- * of the table taken before it left may still be on its way to the audit.
+ * How long the time a key's element left the kernel is kept: an audit asks for the keys
+ * of a read that started before it left (README: Drift), and no read takes this long.
  */
-const RETIRED_MS = 5000;
+const RETIRED_KEEP_MS = 60_000;
 
 interface Entry {
   wsId: string;
@@ -159,16 +159,18 @@ export class LearnedAddresses {
 
   /**
    * The keys (hex of their bytes) of every element the daemon wrote and the kernel may
-   * still hold, in a set of their own: each entry's, however close to its expiry, those
-   * being committed, and for a while those just deleted or run out (RETIRED_MS).
+   * have held at `since` or after, in a set of their own: each entry's, however close to
+   * its expiry, those being committed, and those deleted or run out since then. An audit
+   * passes the time its read started, so that a key deleted before it is no longer the
+   * daemon's: an element with it is foreign.
    */
-  writtenKeys(): Set<string> {
+  writtenKeys(since = -Infinity): Set<string> {
     const now = Date.now();
     const out = new Set(this.pending);
     for (const e of this.entries.values()) out.add(e.hex);
-    for (const [hex, until] of this.retired) {
-      if (until > now) out.add(hex);
-      else this.retired.delete(hex);
+    for (const [hex, gone] of this.retired) {
+      if (gone >= since) out.add(hex);
+      if (gone < now - RETIRED_KEEP_MS) this.retired.delete(hex);
     }
     return out;
   }
@@ -248,10 +250,9 @@ export class LearnedAddresses {
     }
   }
 
-  /** Reports `e`'s key until RETIRED_MS past `gone`, when its element left the kernel. */
+  /** Records that `e`'s element left the kernel at `gone` (or will have by then). */
   private retire(e: Entry, gone: number): void {
-    const until = gone + RETIRED_MS;
-    this.retired.set(e.hex, Math.max(this.retired.get(e.hex) ?? 0, until));
+    this.retired.set(e.hex, Math.max(this.retired.get(e.hex) ?? 0, gone));
   }
 
   private op(verb: 'add' | 'delete', elements: Element[]): Op {

@@ -116,8 +116,8 @@ export class DnsService {
    * The keys (hex) the daemon wrote into timeout set `set` and the kernel may still hold,
    * for the audit: egress_learned is the only timeout set, and the learned set its writer.
    */
-  writtenKeys(set: string): ReadonlySet<string> {
-    return set === SETS.egressLearned ? this.learned.writtenKeys() : new Set();
+  writtenKeys(set: string, since?: number): ReadonlySet<string> {
+    return set === SETS.egressLearned ? this.learned.writtenKeys(since) : new Set();
   }
 
   /** The learned addresses, for diagnostics and tests. */

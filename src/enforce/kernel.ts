@@ -41,10 +41,11 @@ export type KernelOptions = LayoutOptions & CompileOptions & {
   tableFlags?: TableFlags;
   /**
    * The keys (hex of their bytes) the daemon wrote into a timeout set and the kernel may
-   * still hold, a fresh set per call; an element read back with another key is a
-   * difference. None: the elements of timeout sets do not count.
+   * have held at `since` (a read's start, Date.now()) or after, a fresh set per call; an
+   * element read back with another key is a difference. None: the elements of timeout
+   * sets do not count.
    */
-  timeoutKeys?: (set: string) => ReadonlySet<string>;
+  timeoutKeys?: (set: string, since: number) => ReadonlySet<string>;
 };
 
 /** What an audit found and did. */
@@ -320,20 +321,22 @@ export class KernelEnforcer implements Enforcer {
   private async read(): Promise<Reading> {
     const [suspicions, commits] = [this.suspicions, this.commits];
     const expected = this.expectation();
+    const started = Date.now();
     const actual = await this.nl.readTable(FAMILY, this.o.table);
-    return { actual, expected, written: this.written(expected), suspicions, commits };
+    return { actual, expected, written: this.written(expected, started), suspicions, commits };
   }
 
   /**
    * The keys the daemon wrote into each timeout set, taken after the read: the DNS side
-   * writes outside the exclusive section, and records a key before its commit and drops
-   * it only after the element left the kernel, so anything of its own the read saw is here.
+   * writes outside the exclusive section, and records a key before its commit and the time
+   * its element left the kernel, so anything of its own the read (from `started`) saw is
+   * here, and a key it deleted before the read is not.
    */
-  private written(expected: KeyedTable): WrittenKeys | undefined {
+  private written(expected: KeyedTable, started: number): WrittenKeys | undefined {
     const source = this.o.timeoutKeys;
     if (!source) return undefined;
     const timeout = expected.state.sets.filter((s) => s.spec.timeout);
-    return new Map(timeout.map((s) => [s.spec.name, source(s.spec.name)]));
+    return new Map(timeout.map((s) => [s.spec.name, source(s.spec.name, started)]));
   }
 
   /**
