@@ -71,8 +71,8 @@ function markdown(r: Results): string {
       'it was), so absolute figures move from run to run; the ratios compare sides ' +
       'measured alternately in the same run.',
     '',
-    `Every figure is the median of ${r.runs} runs. Every benchmark runs in network ` +
-      'namespaces it creates and deletes.',
+    `Every figure is the median of ${r.runs} runs (of at most 3 for restart, audit and ` +
+      'repair). Every benchmark runs in network namespaces it creates and deletes.',
     '',
   ];
   for (const f of r.failed) out.push(`**Failed**: ${f}`, '');
