@@ -134,16 +134,7 @@ void CtMonitor::Stop() {
              [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
     timer_ = nullptr;
   }
-  if (poll_ != nullptr) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
-    poll_ = nullptr;
-  }
-  if (nl_ != nullptr) {
-    mnl_socket_close(nl_);
-    nl_ = nullptr;
-  }
+  CloseGroupSocket(&poll_, &nl_);
 }
 
 void CtMonitor::OnReadable(uv_poll_t* handle, int status, int) {

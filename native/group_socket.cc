@@ -77,4 +77,17 @@ mnl_socket* OpenGroupSocket(const std::string& netnsPath, const std::vector<int>
   return nl;
 }
 
+void CloseGroupSocket(uv_poll_t** poll, mnl_socket** nl) {
+  if (*poll != nullptr) {
+    uv_poll_stop(*poll);
+    uv_close(reinterpret_cast<uv_handle_t*>(*poll),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+    *poll = nullptr;
+  }
+  if (*nl != nullptr) {
+    mnl_socket_close(*nl);
+    *nl = nullptr;
+  }
+}
+
 }  // namespace nftnapi

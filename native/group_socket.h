@@ -4,6 +4,7 @@
 #pragma once
 
 #include <libmnl/libmnl.h>
+#include <uv.h>
 
 #include <string>
 #include <vector>
@@ -17,5 +18,9 @@ namespace nftnapi {
 // set (naming what) when a call fails.
 mnl_socket* OpenGroupSocket(const std::string& netnsPath, const std::vector<int>& groups,
                             int rcvbuf, const char* what, SysError* error);
+
+// Stops and frees a monitor's poll handle (once libuv has closed it) and closes its
+// socket; either may be null, and both are null afterwards.
+void CloseGroupSocket(uv_poll_t** poll, mnl_socket** nl);
 
 }  // namespace nftnapi

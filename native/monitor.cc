@@ -168,16 +168,7 @@ Napi::Value NftMonitor::Close(const Napi::CallbackInfo& info) {
 }
 
 void NftMonitor::Stop() {
-  if (poll_ != nullptr) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
-    poll_ = nullptr;
-  }
-  if (nl_ != nullptr) {
-    mnl_socket_close(nl_);
-    nl_ = nullptr;
-  }
+  CloseGroupSocket(&poll_, &nl_);
 }
 
 void NftMonitor::OnReadable(uv_poll_t* handle, int status, int) {
