@@ -89,9 +89,14 @@ export const KEYS = {
   hostSvc: [meta('iifname'), ipDaddr, meta('l4proto'), thDport],
 } satisfies Record<string, Loader[]>;
 
+/** The local workspaces' taps; the closed table (closed.ts) holds it too. */
+export const IFACES_SPEC: SetSpec = {
+  name: SETS.ifaces, keyType: T.ifname, keyLen: 16, keyByteorder: 'host',
+};
+
 function setSpecs(): SetSpec[] {
   return [
-    { name: SETS.ifaces, keyType: T.ifname, keyLen: 16, keyByteorder: 'host' },
+    IFACES_SPEC,
     { name: SETS.src, keyType: concatType(T.ifname, T.ipv4), keyLen: 20, fields: [16, 4] },
     { name: SETS.wsIp, keyType: T.ipv4, keyLen: 4 },
     { name: SETS.remoteIp, keyType: T.ipv4, keyLen: 4 },

@@ -9,6 +9,7 @@ import { Enforcer, KernelError, WorkspaceChange } from './types';
 import { compileWorkspace, CompiledWorkspace, CompileOptions } from '../compile/workspace';
 import { diffWorkspace } from '../compile/diff';
 import { FAMILY, skeleton, LayoutOptions } from '../compile/layout';
+import { closedTable } from '../compile/closed';
 import { describeOp, hintFor } from './describe';
 import { stillAllowed } from '../policy/connections';
 import { hasEgressNames } from '../model/egress';
@@ -115,6 +116,7 @@ export class KernelEnforcer implements Enforcer {
   async start(registry: ReadonlyMap<string, Workspace>): Promise<void> {
     await this.exclusive(async () => {
       let started = performance.now();
+      await this.closeIfMissing(registry, 'start');
       const compiled = [...registry.values()].map((ws) => compileWorkspace(ws, registry, this.o));
       const routing = await this.router?.reconcile(registry);
       await this.withRoutes(routing, () => this.rebuild(compiled));
@@ -164,6 +166,7 @@ export class KernelEnforcer implements Enforcer {
       // The repair is the commit: once it is in, every packet sees the table again.
       this.suspicions++;
       this.inSync = false;
+      if (differences.includes(gone)) await this.closeIfMissing(this.registry, 'repair');
       await this.rebuild([...this.applied.values()]);
       const repair = msSince(started);
       this.log.warn({ reason, differences: summarize(differences), ms: repair }, 'table repaired');
@@ -297,6 +300,31 @@ export class KernelEnforcer implements Enforcer {
     }
     this.applied.clear();
     for (const c of compiled) this.applied.set(c.id, c);
+  }
+
+  /**
+   * When the table is missing, commits the closed table (src/compile/closed.ts) so that
+   * every workspace is cut off within milliseconds instead of open until the rebuild's
+   * commit (seconds at thousands of workspaces). The kernel answers whether a table exists:
+   * `create table` is refused with EEXIST, and nothing was changed. Returns true when it
+   * closed the table. Any other refusal is logged and left to the rebuild, which reports it.
+   */
+  private async closeIfMissing(registry: ReadonlyMap<string, Workspace>, reason: string) {
+    const started = performance.now();
+    const taps: string[] = [];
+    for (const ws of registry.values()) if (ws.interface !== null) taps.push(ws.interface);
+    this.commits++;
+    const result = await this.nl.commit(closedTable(this.o, taps, this.o.tableFlags));
+    if (result.ok) {
+      this.log.warn({ reason, taps: taps.length, ms: msSince(started) },
+        'table missing: closed until rebuilt');
+      return true;
+    }
+    // A table of that name exists (EEXIST), or another process owns it (EPERM).
+    if (result.index === 0) return false;
+    this.log.error({ reason, errno: result.errno, message: result.message },
+      'closing the missing table was refused');
+    return false;
   }
 
   /** The operations that build the desired table from nothing, each with its workspace. */

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderOps } from '../support/render';
 import { skeleton } from '../../src/compile/layout';
+import { closedTable } from '../../src/compile/closed';
 import { compileWorkspace } from '../../src/compile/workspace';
 import { diffWorkspace } from '../../src/compile/diff';
 import { defaultPolicy, Workspace, NetworkPolicy } from '../../src/model/types';
@@ -64,4 +65,8 @@ t.test('custom proxies: allowed TCP to the relay, the rest of the internet refus
       egress: ['192.0.2.0/24'], egress_ports: [443] }),
     ws('ws_offline', 3, { outbound_mode: 'custom', custom_proxy: proxy, allow_internet: false }),
   ])));
+});
+
+t.test('the closed table: a missing table\'s stand-in until the rebuild is in', async (t) => {
+  golden(t, 'closed', renderOps(closedTable({ ...layout, tapPrefix: 'tap' }, ['tap1', 'tap2'])));
 });

@@ -10,6 +10,7 @@ import pino from 'pino';
 import { KernelEnforcer, type KernelOptions, type Netlink } from '../../src/enforce/kernel';
 import { KernelError } from '../../src/enforce/types';
 import { NftSocket } from '../../src/nft/addon';
+import type { CommitResult } from '../../src/nft/types';
 import { concat, ifname, ipv4 } from '../../src/nft/bytes';
 import { defaultPolicy, type NetworkPolicy, type Workspace } from '../../src/model/types';
 import { fixture } from '../nft/fixtures/netns';
@@ -62,7 +63,9 @@ t.test('an orphaned table is taken over by the next start, in one transaction', 
   const second = new KernelEnforcer(nl, owned, log);
   await second.start(registry);
   t.equal(await second.healthy(), true);
-  t.same(nl.calls, ['commit', 'readTable'], 'one transaction, then the read-back');
+  t.same(nl.calls, ['commit', 'commit', 'readTable'],
+    'a refused `create table` (it exists), one transaction, then the read-back');
+  t.same(nl.results[0], { ok: false, index: 0, errno: 17, message: 'File exists' });
   t.same((await f.sock.listTable('inet', TABLE))?.flags, { owner: true, persist: true });
 });
 
@@ -89,8 +92,20 @@ t.test('a deleted table is rebuilt without a read first, and the read proves it'
   enforcer.suspect();
 
   nl.calls.length = 0;
+  nl.results.length = 0;
+  nl.after = async () => {
+    // What the kernel held between the first commit and the rebuild: the closed table.
+    const closed = await f.sock.listTable('inet', TABLE);
+    t.same(closed?.chains.map((c) => [c.name, c.base?.hook, c.rules.length]), [
+      ['guard', 'prerouting', 1], ['forward', 'forward', 1], ['output', 'output', 1],
+    ], 'closed: drops by tap');
+    const taps = closed?.sets.find((s) => s.spec.name === 'ifaces')?.elements.length;
+    t.equal(taps, registry.size - 1, 'every local tap (ws_remote has none)');
+    nl.after = null;
+  };
   const result = await enforcer.reconcile('test', { missing: true });
-  t.same(nl.calls, ['commit', 'readTable'], 'no read before the transaction');
+  t.same(nl.calls, ['commit', 'commit', 'readTable'], 'closed, rebuilt, then read back');
+  t.same(nl.results, [{ ok: true }, { ok: true }]);
   t.same(result.differences, [`table inet ${TABLE} is missing`]);
   t.ok(result.ms && result.ms.repair >= 0 && result.ms.verify >= 0, 'both times given');
   t.equal(await enforcer.healthy(), true);
@@ -201,14 +216,26 @@ function normalized(state: Awaited<ReturnType<NftSocket['listTable']>>) {
 }
 
 /** `sock` with a record of which of its calls the enforcer made, in order. */
-function counted(sock: NftSocket): Netlink & { calls: string[] } {
+function counted(sock: NftSocket) {
   const calls: string[] = [];
-  return {
+  const results: CommitResult[] = [];
+  const nl: Netlink & { calls: string[]; results: CommitResult[];
+    after: (() => Promise<void>) | null } = {
     calls,
-    commit: (ops) => (calls.push('commit'), sock.commit(ops)),
+    results,
+    /** runs after each commit while set */
+    after: null,
+    commit: async (ops) => {
+      calls.push('commit');
+      const result = await sock.commit(ops);
+      results.push(result);
+      await nl.after?.();
+      return result;
+    },
     readTable: (family, name) => (calls.push('readTable'), sock.readTable(family, name)),
     ctList: () => sock.ctList(),
     ctDelete: (tuples) => sock.ctDelete(tuples),
   };
+  return nl;
 }
 

@@ -6,7 +6,8 @@
  */
 import t, { type Test } from 'tap';
 import { createLab, type Lab } from '../lab/lab';
-import { holdTcp, tcp } from '../lab/probe';
+import { holdTcp, tcp, udp } from '../lab/probe';
+import { closedTable } from '../../src/compile/closed';
 import { NftSocket } from '../../src/nft/addon';
 import { normalize } from '../support/render';
 import { spawn } from 'node:child_process';
@@ -239,6 +240,35 @@ t.test('a table deleted while the daemon was down comes back at start', async (t
   await lab.daemon!.start();
   t.equal(await listing(), before);
   await enforced(t, 'after the start');
+  t.ok(lab.daemon!.logRecords().some((r) => r.msg === 'table missing: closed until rebuilt'),
+    'the start closed the missing table before its rebuild');
+});
+
+t.test('the closed table cuts every workspace off until the rebuild replaces it', async (t) => {
+  const before = await listing();
+  await lab.daemon!.kill9();
+  await lab.nft(['delete', 'table', 'inet', TABLE]);
+  const [a, b] = [lab.ws('ws_a'), lab.ws('ws_b')];
+  // What a start or a repair commits first when the table is missing (ownerless here,
+  // so that the daemon's start below replaces it as it would its own orphan).
+  const layout = { table: TABLE, uplink: lab.uplink, workspaceNet: { net: '10.0.0.0', len: 8 } };
+  const closed = closedTable(layout, lab.workspaces.map((w) => w.tap));
+  t.same(await reader.commit(closed), { ok: true });
+  const dark = async (from: string, to: string, what: string) =>
+    t.equal((await tcp(from, to, 80, { timeoutMs: 1000 })).result, 'timeout', what);
+  await dark(a.ns, S1, 'a workspace cannot reach the internet');
+  await dark(b.ns, a.ip, 'nor another workspace');
+  await dark(lab.host, a.ip, 'nor the host it');
+  t.equal((await udp(a.ns, a.gateway, 53, { timeoutMs: 1000 })).result, 'timeout',
+    'nor its gateway\'s DNS');
+
+  const closings = () => lab.daemon!.logRecords()
+    .filter((r) => r.msg === 'table missing: closed until rebuilt').length;
+  const earlier = closings();
+  await lab.daemon!.start();
+  t.equal(await listing(), before, 'the start replaced it with the full table');
+  await enforced(t, 'after the start');
+  t.equal(closings(), earlier, 'a table that exists is not closed again');
 });
 
 t.test('a connection opened while the table was missing ends at start', async (t) => {
