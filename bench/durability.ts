@@ -36,6 +36,8 @@ export interface DurabilityRow {
   auditMainMs: number;
   /** of it, the longest the event loop was held at once (see stallProbe) */
   auditStallMs: number;
+  /** after `delete table`: from the reconcile to the closed table's commit (cut off) */
+  closedMs?: number;
   /** after `delete table`: from the notification's reconcile to the committed table */
   repairMs: number;
   /** the read-back that proves the repair */
@@ -69,17 +71,18 @@ export async function durability(sizes: number[], runs: number,
           log(`durability: ${n} workspaces, run ${r + 1}: restart ${s.restartMs.toFixed(0)} ` +
             `+ ${s.restartVerifyMs.toFixed(0)} ms, audit ${s.auditMs.toFixed(0)} ms ` +
             `(main ${s.auditMainMs.toFixed(0)}, longest stall ${s.auditStallMs.toFixed(0)}), ` +
-            `repair ${s.repairMs.toFixed(0)} ` +
+            `closed ${s.closedMs.toFixed(1)} ms, repair ${s.repairMs.toFixed(0)} ` +
             `+ ${s.repairVerifyMs.toFixed(0)} ms, nft -f ${s.nftMs.toFixed(0)} ms`);
         }
       } finally {
         sock.close();
         await ns.drop();
       }
-      const of = (k: keyof (typeof samples)[number]) => median(samples.map((x) => x[k]));
+      const of = (k: keyof (typeof samples)[number]) => median(samples.map((x) => x[k] ?? NaN));
       rows.push({ workspaces: n, restartMs: of('restartMs'),
         restartVerifyMs: of('restartVerifyMs'), auditMs: of('auditMs'),
-        auditMainMs: of('auditMainMs'), auditStallMs: of('auditStallMs'), repairMs: of('repairMs'),
+        auditMainMs: of('auditMainMs'), auditStallMs: of('auditStallMs'), closedMs: of('closedMs'),
+        repairMs: of('repairMs'),
         repairVerifyMs: of('repairVerifyMs'), nftMs: of('nftMs'), ...state });
     }
     return rows;
@@ -87,6 +90,9 @@ export async function durability(sizes: number[], runs: number,
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** The enforcer's line when it commits the closed table (src/compile/closed.ts). */
+const CLOSED = 'table missing: closed until rebuilt';
 
 /** A restart, an audit and a repair, as a daemon meets them. */
 async function ourRun(sock: NftSocket, ws: ReadonlyMap<string, Workspace>) {
@@ -107,9 +113,10 @@ async function ourRun(sock: NftSocket, ws: ReadonlyMap<string, Workspace>) {
   await sock.commit([{ op: 'delete', kind: 'table', family: 'inet', name: OPTIONS.table }]);
   t = process.hrtime.bigint();
   const repaired = await restart.reconcile('bench', { missing: true });
+  if (Number.isNaN(logged(CLOSED))) throw new Error('the deleted table was not closed first');
   if (!repaired.ms) throw new Error('the deleted table was not repaired');
   return { restartMs: logged('table replaced'), restartVerifyMs: logged('table verified'),
-    auditMs, auditMainMs, auditStallMs, repairMs: repaired.ms.repair,
+    auditMs, auditMainMs, auditStallMs, closedMs: logged(CLOSED), repairMs: repaired.ms.repair,
     repairVerifyMs: repaired.ms.verify };
 }
 
