@@ -176,7 +176,14 @@ const schema = z
       .boolean({ invalid_type_error: 'must be true or false' })
       .default(DEFAULT_CONFIG.table_owner),
   })
-  .strict();
+  .strict()
+  // Interfaces named with tap_prefix are taps: an unregistered one is dropped, and the closed
+  // table drops them all, so an uplink named so would cut the host off.
+  .refine((c) => c.tap_prefix === null || !c.uplink.startsWith(c.tap_prefix), (c) => ({
+    path: ['tap_prefix'],
+    message: `must not begin the uplink's name ("${c.uplink}"): the uplink would be ` +
+      'dropped as an unregistered tap',
+  }));
 
 /**
  * Loads the config file at `file`, or the embedded defaults when there is none. Throws an
