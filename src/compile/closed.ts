@@ -6,9 +6,9 @@
  * table then replaces it in one transaction, as it replaces any old table (README: Durability).
  */
 import type { Expr, Op, TableFlags } from '../nft/types';
-import { drop, lookup, match, meta } from './expr';
+import { drop, lookup, meta } from './expr';
 import { ifname } from '../nft/bytes';
-import { CHAINS, FAMILY, IFACES_SPEC, SETS, type LayoutOptions } from './layout';
+import { CHAINS, FAMILY, IFACES_SPEC, SETS, namedLike, type LayoutOptions } from './layout';
 
 /**
  * The closed table's operations: `create table` (refused with EEXIST when a table of that
@@ -44,10 +44,6 @@ export function closedTable(o: LayoutOptions, taps: Iterable<string>, flags?: Ta
 /** `DIR @ifaces drop`, and `DIR "PREFIX*" drop` for taps not registered yet. */
 function dropRules(dir: 'iifname' | 'oifname', prefix: string | null | undefined): Expr[][] {
   const rules = [[...lookup([meta(dir)], SETS.ifaces), drop()]];
-  if (prefix) {
-    // A cmp shorter than the loaded name compares only the prefix (nft's "tap*").
-    const data = Uint8Array.from(Buffer.from(prefix, 'ascii'));
-    rules.push([...match(meta(dir), 'eq', data), drop()]);
-  }
+  if (prefix) rules.push([...namedLike(dir, prefix), drop()]);
   return rules;
 }

@@ -181,10 +181,13 @@ export function skeleton(o: LayoutOptions): Op[] {
 /** `iifname "PREFIX*" iifname != @ifaces drop`: a tap nobody registered is dark. */
 function unregisteredTaps(prefix: string | null | undefined): Expr[][] {
   if (!prefix) return [];
-  // A cmp shorter than the loaded name compares only the prefix (nft's "tap*").
-  const data = Uint8Array.from(Buffer.from(prefix, 'ascii'));
-  return [[...match(meta('iifname'), 'eq', data), ...lookup([meta('iifname')], SETS.ifaces, true),
+  return [[...namedLike('iifname', prefix), ...lookup([meta('iifname')], SETS.ifaces, true),
     drop()]];
+}
+
+/** `DIR "PREFIX*"`: a cmp shorter than the loaded name compares only the prefix. */
+export function namedLike(dir: 'iifname' | 'oifname', prefix: string): Expr[] {
+  return match(meta(dir), 'eq', Uint8Array.from(Buffer.from(prefix, 'ascii')));
 }
 
 function fixedRules(o: LayoutOptions): Record<string, Expr[][]> {
