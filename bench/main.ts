@@ -55,7 +55,11 @@ async function main(): Promise<void> {
     writeReport(out, previous(out) as Results);
     return;
   }
-  const runs = quick ? 2 : Math.max(1, Math.min(20, Number(values.runs)));
+  const asked = Number(values.runs);
+  if (!Number.isInteger(asked) || asked < 1 || asked > 20) {
+    throw new Error(`--runs must be an integer from 1 to 20, not ${JSON.stringify(values.runs)}`);
+  }
+  const runs = quick ? 2 : asked;
   const only = new Set(values.only.split(','));
   const sizes = quick ? [10, 100, 300] : [100, 1000, 5000];
   const fleetSizes = quick ? [1, 100, 300] : [1, 1000, 5000];

@@ -152,7 +152,8 @@ function change(r: Results): string[] {
       'widens the policy: no connection can end, so the daemon does not list conntrack. ' +
       'Removing it narrows the policy: the daemon looks up the workspace\'s connections in ' +
       'the table it keeps from conntrack events and ends what the port carried (README, ' +
-      '"Ending connections"; a listing of conntrack, the last column below, is what it ' +
+      '"Ending connections"; a listing of conntrack, the last column of the kernel-side ' +
+      'table below, is what it ' +
       'did before and still does when it may have missed an event). The state directory ' +
       'is on a tmpfs here, so the figures are the daemon\'s own; the line below gives the ' +
       'same change with the state on the disk. The peer makes the same element change ' +
@@ -295,9 +296,9 @@ function durable(r: Results): string[] {
       'waited at once meanwhile (a 1 ms timer\'s longest gap). Closed: after `delete table`, ' +
       'the commit of the closed table that cuts every tap off (src/compile/closed.ts). ' +
       'Repair: from the same moment, the transaction that puts the full table back ' +
-      '(the table is enforced again from its commit), then the read-back that proves it. The peer is `nft -f` loading the same ' +
-      'ruleset as text into an empty namespace: the kernel\'s own insert, and the floor of ' +
-      'a repair.',
+      '(the table is enforced again from its commit), then the read-back that proves it. ' +
+      'The peer is `nft -f` loading the same ruleset as text into an empty namespace: the ' +
+      'kernel\'s own insert, and the floor of a repair.',
     '',
     '| workspaces | restart ms | + read-back ms | audit ms | of it main thread ms | ' +
       'longest stall ms | closed ms | repair ms | + read-back ms | nft -f ms | ' +
