@@ -14,6 +14,7 @@
  */
 import { join } from 'node:path';
 import { NftSocket } from '../src/nft/addon';
+import { CtMonitor } from '../src/nft/ct-monitor';
 import type { Op } from '../src/nft/types';
 import { FAMILY } from '../src/compile/layout';
 import { addAddr, addRoute, addVeth, NetnsRun, nsExec, sysctl } from '../test/lab/netns';
@@ -42,6 +43,8 @@ interface Config {
   name: string;
   ops: Op[] | null;
   table?: string;
+  /** also listen to conntrack's NEW and DESTROY events in the host, as the daemon does */
+  events?: boolean;
 }
 
 /**
@@ -56,6 +59,9 @@ function configs(n: number): Config[] {
     { name: 'workspace-netd, 1 workspace', ops: coldOps(fleet(1)), table: OPTIONS.table },
     { name: `workspace-netd, ${n.toLocaleString('en-US')} workspaces`, ops: coldOps(fleet(n)),
       table: OPTIONS.table },
+    // Last, the goal's row: the daemon's whole cost, its conntrack event listener included.
+    { name: `workspace-netd, ${n.toLocaleString('en-US')} workspaces, conntrack events read`,
+      ops: coldOps(fleet(n)), table: OPTIONS.table, events: true },
   ];
 }
 
@@ -76,8 +82,15 @@ export async function packets(n: number, rounds: number, seconds: number,
         for (const k of order) {
           const c = all[k];
           if (c.ops) await commit(sock, c.ops);
+          // The daemon's listener (src/enforce/connections-table.ts) in this process: the
+          // kernel then builds and queues two events per connection, which this reads.
+          let events = 0;
+          const monitor = c.events ? CtMonitor.open((batch) => (events += batch.events.length),
+            { netns: `/run/netns/${host}` }) : null;
           const udp = await udpPps(ws, seconds);
           const tcp = await tcpCps(ws, seconds);
+          monitor?.close();
+          if (c.events && events === 0) throw new Error('no conntrack event was read');
           if (c.table) await commit(sock, [dropTable(c.table)]);
           samples[k].udp.push(udp), samples[k].tcp.push(tcp);
           log(`packets: round ${r + 1}, ${c.name}: ${Math.round(udp)} datagrams/s, ` +
