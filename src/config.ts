@@ -179,11 +179,20 @@ const schema = z
   .strict()
   // Interfaces named with tap_prefix are taps: an unregistered one is dropped, and the closed
   // table drops them all, so an uplink named so would cut the host off.
-  .refine((c) => c.tap_prefix === null || !c.uplink.startsWith(c.tap_prefix), (c) => ({
+  .refine((c) => prefixedHostInterface(c) === null, (c) => ({
     path: ['tap_prefix'],
-    message: `must not begin the uplink's name ("${c.uplink}"): the uplink would be ` +
+    message: `must not begin the name of ${prefixedHostInterface(c)}: it would be ` +
       'dropped as an unregistered tap',
   }));
+
+/** The host interface tap_prefix would take for a tap: the uplink, or loopback. */
+function prefixedHostInterface(c: { tap_prefix: string | null; uplink: string }) {
+  const p = c.tap_prefix;
+  if (p === null) return null;
+  if (c.uplink.startsWith(p)) return `the uplink ("${c.uplink}")`;
+  if ('lo'.startsWith(p)) return 'loopback ("lo")';
+  return null;
+}
 
 /**
  * Loads the config file at `file`, or the embedded defaults when there is none. Throws an

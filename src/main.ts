@@ -24,6 +24,9 @@ import { createProxies } from './proxy/start';
 import { RouteSocket } from './route/socket';
 import { OutboundRouter } from './outbound/router';
 import { createDns } from './dns/start';
+import { closedTable } from './compile/closed';
+import type { LayoutOptions } from './compile/layout';
+import type { TableFlags } from './nft/types';
 
 function readConfig(): Config {
   const { values } = parseArgs({ options: { config: { type: 'string' } }, strict: true });
@@ -42,23 +45,25 @@ async function main(): Promise<void> {
   const net = parseCidr(config.workspace_network);
   if (!net.ok) throw new Error('config: workspace_network must be an IPv4 CIDR');
 
+  const nl = NftSocket.open();
+  const workspaceNet = { net: formatIpv4(net.cidr.base), len: net.cidr.prefix };
+  const tableFlags = config.table_owner ? { owner: true, persist: true } : undefined;
+  const layout = { table: config.table, uplink: config.uplink, tapPrefix: config.tap_prefix,
+    workspaceNet };
+  onFailedStart = () => closeMissingTable(nl, layout, tableFlags);
+
   // The database is the truth: the kernel is rebuilt from it (README: Durability).
   const store = StateStore.open(config.state_dir);
   const desired = store.load();
   log.info({ workspaces: desired.size, file: store.file }, 'desired state loaded');
 
-  const nl = NftSocket.open();
   const rt = RouteSocket.open();
-  const workspaceNet = { net: formatIpv4(net.cidr.base), len: net.cidr.prefix };
   // The DNS side follows every applied change (README: Egress by hostname).
   const dns = createDns(config, nl, log);
   const enforcer = new KernelEnforcer(nl, {
-    table: config.table,
-    uplink: config.uplink,
-    tapPrefix: config.tap_prefix,
-    workspaceNet,
+    ...layout,
     runtimeApiPort: config.runtime_api_port,
-    tableFlags: config.table_owner ? { owner: true, persist: true } : undefined,
+    tableFlags,
     relayPort: config.relay_port,
     zones: config.zones,
     // An element of egress_learned the DNS side did not write is drift (README: Durability).
@@ -82,7 +87,16 @@ async function main(): Promise<void> {
     proxies: proxies.service,
   });
 
-  await enforcer.start(registry.snapshot());
+  // Subscribed between the start's commit and its read-back (see KernelEnforcer.start):
+  // late enough that the rebuild's own notifications are never built, early enough that
+  // no foreign change after it goes unseen.
+  const drift = new DriftMonitor(enforcer, {
+    table: config.table,
+    ownPortId: nl.portId(),
+    openMonitor: (onEvents) => NftMonitor.open(onEvents),
+    log,
+  });
+  await enforcer.start(registry.snapshot(), () => drift.start());
   // Narrowing changes look their connections up here instead of listing conntrack.
   const [first, last] = cidrRange(net.cidr);
   const connections = await ConnectionsTable.open({
@@ -101,13 +115,6 @@ async function main(): Promise<void> {
   enforcer.connections = connections;
   const owned = config.table_owner;
   log.info({ table: config.table, uplink: config.uplink, owned }, 'table in place');
-  const drift = new DriftMonitor(enforcer, {
-    table: config.table,
-    ownPortId: nl.portId(),
-    openMonitor: (onEvents) => NftMonitor.open(onEvents),
-    log,
-  });
-  drift.start();
   await proxies.start(registry.snapshot().values());
   await dns.start(registry.snapshot());
 
@@ -131,9 +138,32 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  onFailedStart = null;
 }
 
-main().catch((err) => {
+/** Set while a start can fail after the netlink socket opened: closes a missing table. */
+let onFailedStart: (() => Promise<void>) | null = null;
+
+/**
+ * A start that fails (a state it cannot read, a kernel refusal) leaves a table that exists
+ * as it is: it enforces the last good state, or the closed table. A missing one (a reboot,
+ * a table deleted while the daemon was down) is replaced by the closed table, by tap prefix
+ * and by address since the taps are not known, so that no workspace is open while systemd
+ * retries (README: Durability).
+ */
+async function closeMissingTable(nl: NftSocket, layout: LayoutOptions, flags: TableFlags |
+  undefined): Promise<void> {
+  const result = await nl.commit(closedTable(layout, [], flags));
+  // On stderr, not the logger: its lines are written off the main thread, and the process
+  // exits next.
+  if (result.ok) {
+    process.stderr.write(errorLine('workspace-netd: the start failed and the table was ' +
+      'missing: the closed table cuts every workspace off until a start succeeds'));
+  }
+}
+
+main().catch(async (err) => {
   process.stderr.write(errorLine(`workspace-netd: ${(err as Error).message}`));
+  await onFailedStart?.().catch(() => undefined);
   process.exit(1);
 });

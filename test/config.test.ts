@@ -88,8 +88,12 @@ t.test('a bad file is one line naming the key', async (t) => {
       'config: proxy_ca_file names a file that does not exist'],
     [{ log_level: 'loud' },
       'config: log_level must be one of "fatal", "error", "warn", "info", "debug", "trace"'],
-    [{ uplink: 'tap0', tap_prefix: 'tap' }, 'config: tap_prefix must not begin the ' +
-      'uplink\'s name ("tap0"): the uplink would be dropped as an unregistered tap'],
+    [{ uplink: 'tap0', tap_prefix: 'tap' }, 'config: tap_prefix must not begin the name ' +
+      'of the uplink ("tap0"): it would be dropped as an unregistered tap'],
+    [{ tap_prefix: 'lo' }, 'config: tap_prefix must not begin the name of loopback ("lo"): ' +
+      'it would be dropped as an unregistered tap'],
+    [{ tap_prefix: 'l' }, 'config: tap_prefix must not begin the name of loopback ("lo"): ' +
+      'it would be dropped as an unregistered tap'],
     [[], 'config: the file must hold a JSON object'],
   ];
   for (const [json, message] of cases) {

@@ -6,7 +6,7 @@
  * table then replaces it in one transaction, as it replaces any old table (README: Durability).
  */
 import type { Expr, Op, TableFlags } from '../nft/types';
-import { drop, lookup, meta } from './expr';
+import { drop, inCidr, ipDaddr, ipSaddr, isIpv4, lookup, meta } from './expr';
 import { ifname } from '../nft/bytes';
 import { CHAINS, FAMILY, IFACES_SPEC, SETS, namedLike, type LayoutOptions } from './layout';
 
@@ -14,7 +14,10 @@ import { CHAINS, FAMILY, IFACES_SPEC, SETS, namedLike, type LayoutOptions } from
  * The closed table's operations: `create table` (refused with EEXIST when a table of that
  * name exists, which is then left to the rebuild), the `ifaces` set holding `taps`, and
  * three base chains that drop by interface: from a tap at prerouting (before conntrack, so
- * nothing is tracked), and to a tap at forward and output.
+ * nothing is tracked), and to a tap at forward and output; by name prefix (`tap_prefix`),
+ * also for taps nobody registered; and by address, anything from the workspace network at
+ * prerouting and to it at forward and output, which holds where the taps are not known (a
+ * start that could not read its state).
  */
 export function closedTable(o: LayoutOptions, taps: Iterable<string>, flags?: TableFlags): Op[] {
   const t = { family: FAMILY, table: o.table };
@@ -31,12 +34,15 @@ export function closedTable(o: LayoutOptions, taps: Iterable<string>, flags?: Ta
     { name: CHAINS.forward, hook: 'forward', priority: 0, dir: 'oifname' },
     { name: CHAINS.output, hook: 'output', priority: 0, dir: 'oifname' },
   ] as const;
+  const { net, len } = o.workspaceNet;
   for (const { name, hook, priority, dir } of chains) {
     const base = { type: 'filter', hook, priority, policy: 'accept' } as const;
     ops.push({ op: 'create', kind: 'chain', ...t, name, base });
-    for (const exprs of dropRules(dir, o.tapPrefix)) {
-      ops.push({ op: 'add', kind: 'rule', ...t, chain: name, exprs });
-    }
+    const rules = [
+      ...dropRules(dir, o.tapPrefix),
+      [...isIpv4(), ...inCidr(dir === 'iifname' ? ipSaddr : ipDaddr, net, len), drop()],
+    ];
+    for (const exprs of rules) ops.push({ op: 'add', kind: 'rule', ...t, chain: name, exprs });
   }
   return ops;
 }

@@ -111,17 +111,20 @@ export class KernelEnforcer implements Enforcer {
   /**
    * Replaces the table with the skeleton and `registry`'s workspaces in one transaction
    * (an old table is deleted in the same batch, so no packet ever sees it missing), then
-   * reads it back: healthy() is true only when it matches.
+   * reads it back: healthy() is true only when it matches. `committed` runs between the
+   * commit and the read-back: the drift monitor subscribes there, so that a foreign change
+   * after the commit is either in the read-back or in a notification, never in neither.
    */
-  async start(registry: ReadonlyMap<string, Workspace>): Promise<void> {
+  async start(registry: ReadonlyMap<string, Workspace>, committed?: () => void): Promise<void> {
     await this.exclusive(async () => {
       let started = performance.now();
-      await this.closeIfMissing(registry, 'start');
+      await this.close(registry, 'start', 'missing');
       const compiled = [...registry.values()].map((ws) => compileWorkspace(ws, registry, this.o));
       const routing = await this.router?.reconcile(registry);
       await this.withRoutes(routing, () => this.rebuild(compiled));
       this.started = true;
       this.log.info({ workspaces: compiled.length, ms: msSince(started) }, 'table replaced');
+      committed?.();
 
       started = performance.now();
       const differences = await this.verify();
@@ -166,7 +169,9 @@ export class KernelEnforcer implements Enforcer {
       // The repair is the commit: once it is in, every packet sees the table again.
       this.suspicions++;
       this.inSync = false;
-      if (differences.includes(gone)) await this.closeIfMissing(this.registry, 'repair');
+      // Closed first: the rebuild takes seconds at thousands of workspaces, and a table that
+      // differs (a flushed chain, a deleted element) may let anything through meanwhile.
+      await this.close(this.registry, 'repair', differences.includes(gone) ? 'missing' : 'differs');
       await this.rebuild([...this.applied.values()]);
       const repair = msSince(started);
       this.log.warn({ reason, differences: summarize(differences), ms: repair }, 'table repaired');
@@ -303,30 +308,37 @@ export class KernelEnforcer implements Enforcer {
   }
 
   /**
-   * When the table is missing, commits the closed table (src/compile/closed.ts) so that
-   * every workspace is cut off within milliseconds instead of open until the rebuild's
-   * commit (seconds at thousands of workspaces). The kernel answers whether a table exists:
-   * `create table` is refused with EEXIST, and nothing was changed. Returns true when it
-   * closed the table. Any other refusal is logged and left to the rebuild, which reports it.
+   * Commits the closed table (src/compile/closed.ts), so that every workspace is cut off
+   * within milliseconds instead of exposed until the rebuild's commit (seconds at thousands
+   * of workspaces). `missing`: only if no table exists, which the kernel answers itself
+   * (`create table` is refused with EEXIST, and nothing changed). `differs`: in place of
+   * the table that differs, in one transaction. Returns true when it closed the table; a
+   * refusal is left to the rebuild, which reports it.
    */
-  private async closeIfMissing(registry: ReadonlyMap<string, Workspace>, reason: string) {
+  private async close(registry: ReadonlyMap<string, Workspace>, reason: string,
+    when: 'missing' | 'differs'): Promise<boolean> {
     const started = performance.now();
     const taps: string[] = [];
     for (const ws of registry.values()) if (ws.interface !== null) taps.push(ws.interface);
+    const name = this.o.table;
+    const replace: Op[] = when === 'differs' ? [
+      { op: 'add', kind: 'table', family: FAMILY, name },
+      { op: 'delete', kind: 'table', family: FAMILY, name },
+    ] : [];
     this.commits++;
-    const result = await this.nl.commit(closedTable(this.o, taps, this.o.tableFlags));
-    if (result.ok) {
-      // To a tenth of a millisecond: at a few hundred taps it takes about one.
-      const ms = Math.round((performance.now() - started) * 10) / 10;
-      this.log.warn({ reason, taps: taps.length, ms },
-        'table missing: closed until rebuilt');
-      return true;
+    const result = await this.nl.commit([...replace,
+      ...closedTable(this.o, taps, this.o.tableFlags)]);
+    if (!result.ok) {
+      // A table of that name exists (EEXIST), or another process owns it (EPERM).
+      if (when === 'missing' && result.index === 0) return false;
+      this.log.error({ reason, errno: result.errno, message: result.message },
+        'closing the table was refused');
+      return false;
     }
-    // A table of that name exists (EEXIST), or another process owns it (EPERM).
-    if (result.index === 0) return false;
-    this.log.error({ reason, errno: result.errno, message: result.message },
-      'closing the missing table was refused');
-    return false;
+    // To a tenth of a millisecond: at a few hundred taps it takes about one.
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    this.log.warn({ reason, taps: taps.length, ms }, `table ${when}: closed until rebuilt`);
+    return true;
   }
 
   /** The operations that build the desired table from nothing, each with its workspace. */

@@ -58,8 +58,12 @@ export class StateStore {
   /** Opens (creating if needed) the database in `dir`, made 0700 with files 0600. */
   static open(dir: string): StateStore {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
+    // Refused before anything is changed: a mistyped state_dir is not made 0700.
+    if (lstatSync(dir).isSymbolicLink()) {
+      throw new Error(`state: ${dir} is a symbolic link; state_dir must be a directory`);
+    }
     refuseLinks(dir);
+    chmodSync(dir, 0o700);
     const file = join(dir, DB_FILE);
     // Created 0600 before SQLite opens it: SQLite gives its -wal file the same mode.
     closeSync(openSync(file, 'a', 0o600));
@@ -111,7 +115,7 @@ export class StateStore {
         }
       }
     })();
-    if (secretsGone > 0) this.scrub();
+    if (secretsGone > 0 || this.scrubPending) this.scrubAfterCommit();
   }
 
   /**
@@ -122,8 +126,26 @@ export class StateStore {
     const had = this.getProxySecret(id) !== null;
     if (secret === null) this.stmt.dropSecret.run(id);
     else this.stmt.setSecret.run(id, secret);
-    if (had) this.scrub();
+    if (had || this.scrubPending) this.scrubAfterCommit();
   }
+
+  /**
+   * A scrub that fails (a full disk, a blocked checkpoint) after its transaction committed
+   * does not make the change unstored: it is in the database, and the caller must not take
+   * it back out of the kernel. The old secret stays in the WAL until a later write's scrub
+   * or close() succeeds; `scrubPending` says so meanwhile.
+   */
+  private scrubAfterCommit(): void {
+    try {
+      this.scrub();
+      this.scrubPending = false;
+    } catch {
+      this.scrubPending = true;
+    }
+  }
+
+  /** True while a removed secret may still be in the WAL (see scrubAfterCommit). */
+  scrubPending = false;
 
   /** The workspace's custom proxy secret, or null. */
   getProxySecret(id: string): string | null {

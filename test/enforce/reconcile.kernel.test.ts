@@ -97,8 +97,8 @@ t.test('a deleted table is rebuilt without a read first, and the read proves it'
     // What the kernel held between the first commit and the rebuild: the closed table.
     const closed = await f.sock.listTable('inet', TABLE);
     t.same(closed?.chains.map((c) => [c.name, c.base?.hook, c.rules.length]), [
-      ['guard', 'prerouting', 1], ['forward', 'forward', 1], ['output', 'output', 1],
-    ], 'closed: drops by tap');
+      ['guard', 'prerouting', 2], ['forward', 'forward', 2], ['output', 'output', 2],
+    ], 'closed: drops by tap and by workspace address');
     const taps = closed?.sets.find((s) => s.spec.name === 'ifaces')?.elements.length;
     t.equal(taps, registry.size - 1, 'every local tap (ws_remote has none)');
     nl.after = null;
@@ -158,6 +158,45 @@ t.test('without ownership, what was changed behind its back is rebuilt', async (
     t.same(normalized(await f.sock.listTable('inet', TABLE)), normalized(before));
   }
   t.equal(hooks, breaks.length, 'the after-repair hook ran each time');
+});
+
+t.test('a table that differs is replaced by the closed table before its rebuild', async (t) => {
+  const f = fixture(t);
+  const nl = counted(f.sock);
+  const enforcer = new KernelEnforcer(nl, base, log);
+  await enforcer.start(registry);
+  const before = normalized(await f.sock.listTable('inet', TABLE));
+  // Flushed, the forward chain accepts what every workspace sends until the repair commits.
+  f.exec(['nft', 'flush', 'chain', 'inet', TABLE, 'forward']);
+  enforcer.suspect();
+
+  nl.calls.length = 0;
+  nl.results.length = 0;
+  let between: string[] = [];
+  nl.after = async () => {
+    const closed = await f.sock.listTable('inet', TABLE);
+    between = closed?.chains.map((c) => c.name) ?? [];
+    nl.after = null;
+  };
+  const result = await enforcer.reconcile('test');
+  t.same(result.differences, ['chain forward: rules differ (0, expected 5)']);
+  t.same(nl.calls, ['readTable', 'commit', 'commit', 'readTable'],
+    'read, closed in place of it, rebuilt, read back');
+  t.same(between, ['guard', 'forward', 'output'], 'the closed table held in between');
+  t.equal(await enforcer.healthy(), true);
+  t.same(normalized(await f.sock.listTable('inet', TABLE)), before);
+});
+
+t.test('a foreign change just after the start\'s commit is in its read-back', async (t) => {
+  const f = fixture(t);
+  const enforcer = new KernelEnforcer(f.sock, base, log);
+  // Where the daemon subscribes its drift monitor: between the commit and the read-back.
+  await enforcer.start(registry, () => f.exec(['nft', 'flush', 'chain', 'inet', TABLE,
+    'forward']));
+  t.equal(await enforcer.healthy(), false, 'the read-back saw it: unhealthy');
+  const result = await enforcer.reconcile('drift monitor');
+  t.equal(result.repaired, true);
+  t.equal(await enforcer.healthy(), true);
 });
 
 // NFT_TABLE_F_DORMANT turns every base chain of the table off (no guard, no forward

@@ -11,7 +11,7 @@ import { closedTable } from '../../src/compile/closed';
 import { NftSocket } from '../../src/nft/addon';
 import { normalize } from '../support/render';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 const TABLE = 'workspace_netd';
@@ -269,6 +269,31 @@ t.test('the closed table cuts every workspace off until the rebuild replaces it'
   t.equal(await listing(), before, 'the start replaced it with the full table');
   await enforced(t, 'after the start');
   t.equal(closings(), earlier, 'a table that exists is not closed again');
+});
+
+t.test('a start that fails over a missing table leaves it closed, not open', async (t) => {
+  const before = await listing();
+  await lab.daemon!.kill9();
+  await lab.nft(['delete', 'table', 'inet', TABLE]);
+  // A state the daemon refuses to read (README: Durability, Files), as after a bad edit.
+  const link = join(lab.daemon!.stateDir, 'stray');
+  symlinkSync('/etc/hostname', link);
+  t.teardown(() => rmSync(link, { force: true }));
+
+  await t.rejects(lab.daemon!.start(), /exited/);
+  t.match(lab.daemon!.logTail(), /is a symbolic link/);
+  t.match(lab.daemon!.logTail(), /the closed table cuts every workspace off/);
+  t.ok(await kernelTable(), 'a table is in place');
+  const [a, b] = [lab.ws('ws_a'), lab.ws('ws_b')];
+  for (const [from, to, what] of [[a.ns, S1, 'ws_a to the internet'],
+    [b.ns, a.ip, 'ws_b to ws_a'], [lab.host, a.ip, 'the host to ws_a']]) {
+    t.equal((await tcp(from, to, 80, { timeoutMs: 1000 })).result, 'timeout', `${what}: dark`);
+  }
+
+  rmSync(link);
+  await lab.daemon!.start();
+  t.equal(await listing(), before, 'a start that succeeds puts the full table back');
+  await enforced(t, 'after the start');
 });
 
 t.test('a connection opened while the table was missing ends at start', async (t) => {

@@ -256,3 +256,49 @@ t.test('a state directory holding a symbolic link is refused, the target untouch
   t.throws(() => StateStore.open(dir), /is a symbolic link/);
   t.equal(statSync(victim).mode & 0o777, 0o644);
 });
+
+t.test('a refused state directory keeps its mode: nothing changes before the check', async (t) => {
+  const dir = stateDir(t);
+  mkdirSync(dir, { mode: 0o755 });
+  chmodSync(dir, 0o755);
+  symlinkSync('/etc/hostname', join(dir, 'link'));
+  t.throws(() => StateStore.open(dir), /is a symbolic link/);
+  t.equal(statSync(dir).mode & 0o777, 0o755);
+});
+
+t.test('a state_dir that is itself a symbolic link is refused, its target untouched', async (t) => {
+  const dir = stateDir(t);
+  const target = join(dir, '..', 'target');
+  mkdirSync(target, { mode: 0o755 });
+  chmodSync(target, 0o755);
+  writeFileSync(join(target, 'unrelated'), 'x', { mode: 0o644 });
+  symlinkSync(target, dir);
+  t.throws(() => StateStore.open(dir), /is a symbolic link; state_dir must be a directory/);
+  t.equal(statSync(target).mode & 0o777, 0o755);
+  t.equal(statSync(join(target, 'unrelated')).mode & 0o777, 0o644);
+});
+
+t.test('a scrub failing after its commit leaves the change stored, then is retried', async (t) => {
+  const dir = stateDir(t);
+  const store = open(t, dir);
+  const ws = workspace('ws_a', '10.0.0.2', { custom_proxy: { ...proxy, has_credentials: true } });
+  const before = put(store, new Map(), ws);
+  store.setProxySecret('ws_a', 'secret-to-forget');
+  // The checkpoint fails once, as on a full disk; the transaction before it committed.
+  const scrubber = store as unknown as { scrub(): void };
+  const scrub = scrubber.scrub.bind(store);
+  scrubber.scrub = () => {
+    scrubber.scrub = scrub;
+    throw new Error('SQLITE_FULL');
+  };
+  const after = new Map(before).set('ws_a', { ...ws, network: { ...ws.network,
+    custom_proxy: null } });
+  t.doesNotThrow(() => store.save({ before, after }), 'the change is stored, not refused');
+  t.equal(store.scrubPending, true);
+  t.equal(store.getProxySecret('ws_a'), null);
+  t.same(store.load().get('ws_a')?.network.custom_proxy, null, 'the database holds it');
+
+  put(store, after, workspace('ws_b', '10.0.0.3'));
+  t.equal(store.scrubPending, false, 'the next write scrubs');
+  t.same(filesHolding(dir, 'secret-to-forget'), []);
+});
