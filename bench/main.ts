@@ -84,7 +84,8 @@ async function main(): Promise<void> {
   // as failed and the others still run.
   const step = async (name: string, fn: () => Promise<void>) => {
     if (!only.has(name)) return;
-    const load = { date: describeMachine().date, before: loadavg()[0], after: 0 };
+    const machine = describeMachine();
+    const load = { date: machine.date, kernel: machine.kernel, before: loadavg()[0], after: 0 };
     try {
       await fn();
     } catch (err) {

@@ -89,7 +89,8 @@ function markdown(r: Results): string {
 function when(r: Results, name: string): string[] {
   const l = r.loads?.[name];
   if (!l) return [];
-  return [`_Measured ${l.date}; load average (1 min) ${fmt(l.before)} before, ` +
+  const kernel = l.kernel ? `, kernel ${l.kernel}` : '';
+  return [`_Measured ${l.date}${kernel}; load average (1 min) ${fmt(l.before)} before, ` +
     `${fmt(l.after)} after._`, ''];
 }
 

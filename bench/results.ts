@@ -35,5 +35,6 @@ export interface Results {
   /** benchmarks that failed, with the first line of their error */
   failed: string[];
   /** when each benchmark ran and the 1-minute load average before and after it */
-  loads?: Record<string, { date: string; before: number; after: number }>;
+  /** per section: when it ran, on which kernel (a --only run keeps the others' own) */
+  loads?: Record<string, { date: string; kernel?: string; before: number; after: number }>;
 }
