@@ -139,13 +139,13 @@ export class FleetDaemon {
     return times;
   }
 
-  /** The daemon's resident memory (VmRSS) in KiB. */
-  async rssKiB(): Promise<number> {
+  /** The daemon's resident memory in KiB: now (VmRSS), or its peak so far (VmHWM). */
+  async rssKiB(field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
     const { stdout } = await run('ip', ['netns', 'pids', this.ns]);
     let total = 0;
     for (const pid of stdout.split('\n').filter((p) => /^\d+$/.test(p))) {
       const status = await run('cat', [`/proc/${pid}/status`], { check: false });
-      const m = /^VmRSS:\s+(\d+) kB/m.exec(status.stdout);
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status.stdout);
       if (m) total += Number(m[1]);
     }
     return total;

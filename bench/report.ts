@@ -158,7 +158,9 @@ function change(r: Results): string[] {
       'did before and still does when it may have missed an event). The state directory ' +
       'is on a tmpfs here, so the figures are the daemon\'s own; the line below gives the ' +
       'same change with the state on the disk. The peer makes the same element change ' +
-      'with one `nft` process per change, in a namespace holding the same table.',
+      'with one `nft` process per change, in a namespace holding the same table. Each ' +
+      'round is 100 changes of each kind and 100 `nft` calls; a p99 is a round\'s second ' +
+      'worst, and the table gives the medians over the rounds.',
     '',
     '| workspaces | widening p50 ms | widening p99 ms | narrowing p50 ms | ' +
       'narrowing p99 ms | nft p50 ms | nft p99 ms | widening p50 ÷ nft |',
@@ -276,7 +278,11 @@ function api(r: Results): string[] {
     `Resident memory (VmRSS), each daemon just started: ${fmt(a.rssEmptyKiB / 1024)} MiB ` +
       'with 1 workspace, ' +
       `${fmt(a.rssFleetKiB / 1024)} MiB with ${fmt(a.workspaces)} ` +
-      `(${ratio(a.rssFleetKiB / a.rssEmptyKiB)}; ${fmt(perK)} MiB per 1,000 workspaces).`,
+      `(${ratio(a.rssFleetKiB / a.rssEmptyKiB)}; ${fmt(perK)} MiB per 1,000 workspaces).` +
+      (a.rssLoadedKiB ? ` After the change rounds, the API load, the registration sample ` +
+        `and the periodic audits meanwhile, the daemon with ${fmt(a.workspaces)} held ` +
+        `${fmt(a.rssLoadedKiB / 1024)} MiB, at most ${fmt((a.rssPeakKiB ?? 0) / 1024)} MiB ` +
+        '(VmHWM).' : ''),
     '',
   ];
 }

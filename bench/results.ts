@@ -28,7 +28,9 @@ export interface Results {
     disk: { p50: number; p99: number; where: string };
     anatomy: AnatomyRow[];
   };
-  api?: { rows: ApiRow[]; rssEmptyKiB: number; rssFleetKiB: number; workspaces: number };
+  api?: { rows: ApiRow[]; rssEmptyKiB: number; rssFleetKiB: number; workspaces: number;
+    /** the largest daemon after the changes, the API load and its audits: now, and peak */
+    rssLoadedKiB?: number; rssPeakKiB?: number };
   packets?: PacketRow[];
   relay: Skipped | { rows: RelayRow[] };
   durability?: DurabilityRow[];
