@@ -160,7 +160,8 @@ async function changeAndApi(sizes: number[], runs: number, quick: boolean, profi
   return {
     change: { rows, bands, disk, anatomy: parts },
     api: { rows: apiRows, rssEmptyKiB: rss.get(sizes[0])!, rssFleetKiB: rss.get(total)!,
-      rssLoadedKiB: loaded.rssKiB, rssPeakKiB: loaded.peakKiB, workspaces: total },
+      rssLoadedKiB: loaded.rssKiB, rssPeakKiB: loaded.peakKiB, workspaces: total,
+      rssBySize: [...rss.entries()] },
   };
 }
 

@@ -37,6 +37,32 @@ export function writeReport(dir: string, r: Results): void {
       ],
     }));
   }
+  if (r.api?.rssBySize) {
+    writeFileSync(join(dir, 'memory.svg'), lineChart({
+      title: 'Resident memory of the daemon, just started',
+      xLabel: 'workspaces', yLabel: 'MiB (VmRSS)',
+      series: [{ name: 'workspace-netd',
+        points: r.api.rssBySize.map(([n, kib]) => [n, kib / 1024]) }],
+    }));
+  }
+  if (r.durability) {
+    const d = r.durability;
+    writeFileSync(join(dir, 'durability.svg'), lineChart({
+      title: 'Restart and repair of the whole table',
+      xLabel: 'workspaces', yLabel: 'milliseconds (median)',
+      series: [
+        { name: 'restart: replacing transaction', points: d.map((x) => [x.workspaces,
+          x.restartMs]) },
+        { name: 'repair of a deleted table: full table back', points: d.map((x) =>
+          [x.workspaces, x.repairMs]) },
+        { name: 'repair of a deleted table: closed (every tap cut off)', dashed: true,
+          color: 1, points: d.flatMap((x) => x.closedMs === undefined ? []
+            : [[x.workspaces, x.closedMs] as [number, number]]) },
+        { name: 'nft -f (same ruleset as text)', points: d.map((x) => [x.workspaces,
+          x.nftMs]) },
+      ],
+    }));
+  }
   if (r.change) {
     const c = r.change.rows;
     writeFileSync(join(dir, 'change.svg'), lineChart({
@@ -284,6 +310,7 @@ function api(r: Results): string[] {
         `${fmt(a.rssLoadedKiB / 1024)} MiB, at most ${fmt((a.rssPeakKiB ?? 0) / 1024)} MiB ` +
         '(VmHWM).' : ''),
     '',
+    ...(a.rssBySize ? ['![memory](memory.svg)', ''] : []),
   ];
 }
 
@@ -324,6 +351,8 @@ function durable(r: Results): string[] {
       `(${fmt(k1.repairMs)} ms): ${k1.repairMs <= 1000 ? YES : NO}.`] : []),
     ...(k5 ? [`- At 5,000, the repair takes ${ratio(k5.repairMs / k5.nftMs)} the time of ` +
       '`nft -f` of the same ruleset.'] : []),
+    '',
+    '![restart and repair](durability.svg)',
     '',
   ];
 }

@@ -30,7 +30,9 @@ export interface Results {
   };
   api?: { rows: ApiRow[]; rssEmptyKiB: number; rssFleetKiB: number; workspaces: number;
     /** the largest daemon after the changes, the API load and its audits: now, and peak */
-    rssLoadedKiB?: number; rssPeakKiB?: number };
+    rssLoadedKiB?: number; rssPeakKiB?: number;
+    /** [workspaces, VmRSS KiB] of each daemon just started */
+    rssBySize?: [number, number][] };
   packets?: PacketRow[];
   relay: Skipped | { rows: RelayRow[] };
   durability?: DurabilityRow[];
