@@ -28,16 +28,26 @@ import { closedTable } from './compile/closed';
 import type { LayoutOptions } from './compile/layout';
 import type { TableFlags } from './nft/types';
 
-function readConfig(): Config {
-  const { values } = parseArgs({ options: { config: { type: 'string' } }, strict: true });
-  return loadConfig(values.config);
+function readArgs(): { config: Config; check: boolean } {
+  const { values } = parseArgs({
+    options: { config: { type: 'string' }, 'check-config': { type: 'boolean' } },
+    strict: true,
+  });
+  return { config: loadConfig(values.config), check: values['check-config'] ?? false };
 }
 
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = readConfig();
+    const args = readArgs();
+    config = args.config;
+    // `--check-config`: validate a config before rolling it out (README: Configuration).
+    if (args.check) {
+      process.stdout.write('config: ok\n');
+      process.exit(0);
+    }
   } catch (err) {
+    // The kernel is left as it is: a config that cannot be read names no table to close.
     process.stderr.write(errorLine((err as Error).message));
     process.exit(2);
   }

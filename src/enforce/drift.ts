@@ -66,6 +66,8 @@ export class DriftMonitor {
   private rerun: string | null = null;
   /** a notification said the table was deleted: the next run rebuilds without reading */
   private missing = false;
+  /** a notification named another program's change: the next run closes, then rebuilds */
+  private foreign = false;
   private retryMs = RETRY_FIRST_MS;
   private closed = false;
   private auditDueAt = 0;
@@ -131,6 +133,7 @@ export class DriftMonitor {
       const portid = 'portid' in foreign[0] ? foreign[0].portid : 0;
       this.o.log.warn({ table: this.o.table, changes: kinds, portid }, 'foreign table change');
       this.missing ||= kinds.includes('deltable');
+      this.foreign = true;
       this.enforcer.suspect();
       this.schedule('foreign change', SETTLE_MS);
     } else if (overrun) {
@@ -160,14 +163,17 @@ export class DriftMonitor {
 
   private async run(reason: string): Promise<void> {
     const started = Date.now();
-    const missing = this.missing;
+    const [missing, foreign] = [this.missing, this.foreign];
     this.missing = false;
+    this.foreign = false;
+    const hint = missing ? { missing } : foreign ? { foreign } : undefined;
     try {
-      await this.enforcer.reconcile(reason, missing ? { missing } : undefined);
+      await this.enforcer.reconcile(reason, hint);
       this.retryMs = RETRY_FIRST_MS;
       this.auditDueAt = Date.now() + (Date.now() - started) * AUDIT_COST_FACTOR;
     } catch (err) {
       this.missing ||= missing;
+      this.foreign ||= foreign;
       this.enforcer.suspect();
       this.o.log.error({ err, reason, retryMs: this.retryMs }, 'table repair failed');
       this.rerun ??= reason;

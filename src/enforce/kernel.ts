@@ -63,6 +63,11 @@ export interface AuditResult {
 export interface ReconcileHint {
   /** the table was deleted (a notification said so): rebuild without reading it first */
   missing?: boolean;
+  /**
+   * another program changed the table (a notification said so): whatever it did, close
+   * the table and rebuild it without reading it first, as fast as a deleted one
+   */
+  foreign?: boolean;
 }
 
 /** A read-back with what the enforcer knew when it was taken. */
@@ -148,7 +153,7 @@ export class KernelEnforcer implements Enforcer {
     // queue behind the read alone, and requests are served while it is compared.
     let started = performance.now();
     let found: { differences: string[]; commits: number } | null = null;
-    if (!hint.missing) {
+    if (!hint.missing && !hint.foreign) {
       const reading = await this.exclusive(async () => (this.started ? this.read() : null));
       if (reading === null) return { differences: [], repaired: false };
       found = { differences: await this.judge(reading), commits: reading.commits };
@@ -158,7 +163,8 @@ export class KernelEnforcer implements Enforcer {
     return this.exclusive(async () => {
       if (!this.started) return { differences: [], repaired: false };
       const gone = `table ${FAMILY} ${this.o.table} is missing`;
-      let differences = found ? found.differences : [gone];
+      const changed = 'changed by another program';
+      let differences = found ? found.differences : hint.missing ? [gone] : [changed];
       // A change committed since the read may have changed what differs: read again.
       if (found && found.commits !== this.commits) {
         started = performance.now();
@@ -171,7 +177,10 @@ export class KernelEnforcer implements Enforcer {
       this.inSync = false;
       // Closed first: the rebuild takes seconds at thousands of workspaces, and a table that
       // differs (a flushed chain, a deleted element) may let anything through meanwhile.
-      await this.close(this.registry, 'repair', differences.includes(gone) ? 'missing' : 'differs');
+      // A table deleted and made again (a saved ruleset restored) is there to replace.
+      if (!differences.includes(gone) || !await this.close(this.registry, 'repair', 'missing')) {
+        await this.close(this.registry, 'repair', 'differs');
+      }
       await this.rebuild([...this.applied.values()]);
       const repair = msSince(started);
       this.log.warn({ reason, differences: summarize(differences), ms: repair }, 'table repaired');

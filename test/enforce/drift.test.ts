@@ -98,7 +98,8 @@ t.test('the periodic audit reconciles without any notification', async (t) => {
   t.ok(audits() >= 2, `${audits()} periodic audits`);
 });
 
-t.test('a deleted table is rebuilt without a read first; other changes are read', async (t) => {
+t.test('a deleted or changed table is rebuilt without a read first; an overrun is read',
+  async (t) => {
   const s = setup(t);
   s.emit([ev('delrule', 'workspace_netd', 77)]);
   await s.drift.idle();
@@ -106,7 +107,7 @@ t.test('a deleted table is rebuilt without a read first; other changes are read'
   await s.drift.idle();
   s.emit([{ type: 'overrun' }]);
   await s.drift.idle();
-  t.same(s.hints, [undefined, { missing: true }, undefined]);
+  t.same(s.hints, [{ foreign: true }, { missing: true }, undefined]);
 });
 
 t.test('a refused repair of a deleted table is retried as one', async (t) => {

@@ -187,6 +187,43 @@ t.test('a table that differs is replaced by the closed table before its rebuild'
   t.same(normalized(await f.sock.listTable('inet', TABLE)), before);
 });
 
+t.test('a table deleted and made again by another program is closed, then rebuilt', async (t) => {
+  const f = fixture(t);
+  const nl = counted(f.sock);
+  const enforcer = new KernelEnforcer(nl, base, log);
+  await enforcer.start(registry);
+  const before = normalized(await f.sock.listTable('inet', TABLE));
+  // As a saved ruleset restored with `nft -f` does: one transaction, an empty table.
+  f.exec(['nft', `delete table inet ${TABLE}; add table inet ${TABLE}`]);
+  enforcer.suspect();
+
+  nl.calls.length = 0;
+  nl.results.length = 0;
+  const result = await enforcer.reconcile('test', { missing: true });
+  t.same(nl.calls, ['commit', 'commit', 'commit', 'readTable'],
+    'create refused (it exists), closed in place of it, rebuilt, read back');
+  t.match(nl.results, [{ ok: false, errno: 17 }, { ok: true }, { ok: true }]);
+  t.equal(result.repaired, true);
+  t.same(normalized(await f.sock.listTable('inet', TABLE)), before);
+});
+
+t.test('a notified foreign change is closed and rebuilt without a read first', async (t) => {
+  const f = fixture(t);
+  const nl = counted(f.sock);
+  const enforcer = new KernelEnforcer(nl, base, log);
+  await enforcer.start(registry);
+  const before = normalized(await f.sock.listTable('inet', TABLE));
+  f.exec(['nft', 'flush', 'chain', 'inet', TABLE, 'forward']);
+  enforcer.suspect();
+
+  nl.calls.length = 0;
+  const result = await enforcer.reconcile('test', { foreign: true });
+  t.same(nl.calls, ['commit', 'commit', 'readTable'], 'closed, rebuilt, then read back');
+  t.same(result.differences, ['changed by another program']);
+  t.equal(await enforcer.healthy(), true);
+  t.same(normalized(await f.sock.listTable('inet', TABLE)), before);
+});
+
 t.test('a foreign change just after the start\'s commit is in its read-back', async (t) => {
   const f = fixture(t);
   const enforcer = new KernelEnforcer(f.sock, base, log);
