@@ -24,7 +24,7 @@ import { createProxies } from './proxy/start';
 import { RouteSocket } from './route/socket';
 import { OutboundRouter } from './outbound/router';
 import { createDns } from './dns/start';
-import { closedTable } from './compile/closed';
+import { closing } from './compile/closed';
 import type { LayoutOptions } from './compile/layout';
 import type { TableFlags } from './nft/types';
 
@@ -163,7 +163,7 @@ let onFailedStart: (() => Promise<void>) | null = null;
  */
 async function closeMissingTable(nl: NftSocket, layout: LayoutOptions, flags: TableFlags |
   undefined): Promise<void> {
-  const result = await nl.commit(closedTable(layout, [], flags));
+  const result = await nl.commit(closing(layout, [], flags, 'missing'));
   // On stderr, not the logger: its lines are written off the main thread, and the process
   // exits next.
   if (result.ok) {

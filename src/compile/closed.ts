@@ -8,7 +8,9 @@
 import type { Expr, Op, TableFlags } from '../nft/types';
 import { drop, inCidr, ipDaddr, ipSaddr, isIpv4, lookup, meta } from './expr';
 import { ifname } from '../nft/bytes';
-import { CHAINS, FAMILY, IFACES_SPEC, SETS, namedLike, type LayoutOptions } from './layout';
+import {
+  CHAINS, FAMILY, IFACES_SPEC, SETS, cleared, namedLike, type LayoutOptions,
+} from './layout';
 
 /**
  * The closed table's operations: `create table` (refused with EEXIST when a table of that
@@ -45,6 +47,16 @@ export function closedTable(o: LayoutOptions, taps: Iterable<string>, flags?: Ta
     for (const exprs of rules) ops.push({ op: 'add', kind: 'rule', ...t, chain: name, exprs });
   }
   return ops;
+}
+
+/**
+ * The batch that closes the table: `missing`, the closed table alone (refused with EEXIST
+ * at its first operation when a table exists); `differs`, the closed table in place of
+ * the one there, in one transaction.
+ */
+export function closing(o: LayoutOptions, taps: Iterable<string>, flags: TableFlags | undefined,
+  when: 'missing' | 'differs'): Op[] {
+  return [...(when === 'differs' ? cleared(o.table) : []), ...closedTable(o, taps, flags)];
 }
 
 /** `DIR @ifaces drop`, and `DIR "PREFIX*" drop` for taps not registered yet. */

@@ -152,6 +152,19 @@ export interface LayoutOptions {
   tapPrefix?: string | null;
 }
 
+/**
+ * `add table` without flags, then `delete table`: the head of a batch that builds the table
+ * from nothing whether or not one exists. The flagless `add` changes nothing on a table
+ * that exists, so there is always one to delete, and the kernel refuses it (EPERM) when
+ * another socket owns the table. No read comes first.
+ */
+export function cleared(table: string): Op[] {
+  return [
+    { op: 'add', kind: 'table', family: FAMILY, name: table },
+    { op: 'delete', kind: 'table', family: FAMILY, name: table },
+  ];
+}
+
 /** The operations that build the empty table: sets, base chains, fixed rules. */
 export function skeleton(o: LayoutOptions): Op[] {
   const t = { family: FAMILY, table: o.table };

@@ -8,8 +8,8 @@ import type { Workspace } from '../model/types';
 import { Enforcer, KernelError, WorkspaceChange } from './types';
 import { compileWorkspace, CompiledWorkspace, CompileOptions } from '../compile/workspace';
 import { diffWorkspace } from '../compile/diff';
-import { FAMILY, skeleton, LayoutOptions } from '../compile/layout';
-import { closedTable } from '../compile/closed';
+import { FAMILY, cleared, skeleton, LayoutOptions } from '../compile/layout';
+import { closing } from '../compile/closed';
 import { describeOp, hintFor } from './describe';
 import { stillAllowed } from '../policy/connections';
 import { hasEgressNames } from '../model/egress';
@@ -290,17 +290,11 @@ export class KernelEnforcer implements Enforcer {
   }
 
   /**
-   * The whole table as one batch: replace the old one (if any) by skeleton and workspaces.
-   * `add table` without flags makes sure a table exists to delete, so the batch needs no
-   * read first: it changes nothing on a table that exists, and the kernel refuses it
-   * (EPERM) when another socket owns the table. An orphaned persist table is taken over.
+   * The whole table as one batch: replace the old one (if any) by skeleton and workspaces,
+   * with no read first (`cleared`). An orphaned persist table is taken over.
    */
   private async rebuild(compiled: CompiledWorkspace[]): Promise<void> {
-    const name = this.o.table;
-    const ops: Op[] = [
-      { op: 'add', kind: 'table', family: FAMILY, name },
-      { op: 'delete', kind: 'table', family: FAMILY, name },
-    ];
+    const ops: Op[] = cleared(this.o.table);
     const owners: (string | null)[] = ops.map(() => null);
     for (const op of this.tableOps(compiled)) (ops.push(op.op), owners.push(op.owner));
 
@@ -329,14 +323,8 @@ export class KernelEnforcer implements Enforcer {
     const started = performance.now();
     const taps: string[] = [];
     for (const ws of registry.values()) if (ws.interface !== null) taps.push(ws.interface);
-    const name = this.o.table;
-    const replace: Op[] = when === 'differs' ? [
-      { op: 'add', kind: 'table', family: FAMILY, name },
-      { op: 'delete', kind: 'table', family: FAMILY, name },
-    ] : [];
     this.commits++;
-    const result = await this.nl.commit([...replace,
-      ...closedTable(this.o, taps, this.o.tableFlags)]);
+    const result = await this.nl.commit(closing(this.o, taps, this.o.tableFlags, when));
     if (!result.ok) {
       // A table of that name exists (EEXIST), or another process owns it (EPERM).
       if (when === 'missing' && result.index === 0) return false;
