@@ -5,7 +5,7 @@
  * table changed behind its back is rebuilt. Neither a start nor the repair of a deleted
  * table reads the table before its transaction: only the read-back after it.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import pino from 'pino';
 import { KernelEnforcer, type KernelOptions, type Netlink } from '../../src/enforce/kernel';
 import { KernelError } from '../../src/enforce/types';
@@ -161,17 +161,9 @@ t.test('without ownership, what was changed behind its back is rebuilt', async (
 });
 
 t.test('a table that differs is replaced by the closed table before its rebuild', async (t) => {
-  const f = fixture(t);
-  const nl = counted(f.sock);
-  const enforcer = new KernelEnforcer(nl, base, log);
-  await enforcer.start(registry);
-  const before = normalized(await f.sock.listTable('inet', TABLE));
   // Flushed, the forward chain accepts what every workspace sends until the repair commits.
-  f.exec(['nft', 'flush', 'chain', 'inet', TABLE, 'forward']);
-  enforcer.suspect();
-
-  nl.calls.length = 0;
-  nl.results.length = 0;
+  const { f, nl, enforcer, before } = await broken(t, ['flush', 'chain', 'inet', TABLE,
+    'forward']);
   let between: string[] = [];
   nl.after = async () => {
     const closed = await f.sock.listTable('inet', TABLE);
@@ -188,17 +180,9 @@ t.test('a table that differs is replaced by the closed table before its rebuild'
 });
 
 t.test('a table deleted and made again by another program is closed, then rebuilt', async (t) => {
-  const f = fixture(t);
-  const nl = counted(f.sock);
-  const enforcer = new KernelEnforcer(nl, base, log);
-  await enforcer.start(registry);
-  const before = normalized(await f.sock.listTable('inet', TABLE));
   // As a saved ruleset restored with `nft -f` does: one transaction, an empty table.
-  f.exec(['nft', `delete table inet ${TABLE}; add table inet ${TABLE}`]);
-  enforcer.suspect();
-
-  nl.calls.length = 0;
-  nl.results.length = 0;
+  const { f, nl, enforcer, before } = await broken(t,
+    [`delete table inet ${TABLE}; add table inet ${TABLE}`]);
   const result = await enforcer.reconcile('test', { missing: true });
   t.same(nl.calls, ['commit', 'commit', 'commit', 'readTable'],
     'create refused (it exists), closed in place of it, rebuilt, read back');
@@ -208,15 +192,8 @@ t.test('a table deleted and made again by another program is closed, then rebuil
 });
 
 t.test('a notified foreign change is closed and rebuilt without a read first', async (t) => {
-  const f = fixture(t);
-  const nl = counted(f.sock);
-  const enforcer = new KernelEnforcer(nl, base, log);
-  await enforcer.start(registry);
-  const before = normalized(await f.sock.listTable('inet', TABLE));
-  f.exec(['nft', 'flush', 'chain', 'inet', TABLE, 'forward']);
-  enforcer.suspect();
-
-  nl.calls.length = 0;
+  const { f, nl, enforcer, before } = await broken(t, ['flush', 'chain', 'inet', TABLE,
+    'forward']);
   const result = await enforcer.reconcile('test', { foreign: true });
   t.same(nl.calls, ['commit', 'commit', 'readTable'], 'closed, rebuilt, then read back');
   t.same(result.differences, ['changed by another program']);
@@ -289,6 +266,23 @@ function normalized(state: Awaited<ReturnType<NftSocket['listTable']>>) {
     sets: state.sets.map((s) => ({ ...s, elements: [...s.elements].sort((a, b) =>
       (hex(a.key) + hex(a.keyEnd)).localeCompare(hex(b.key) + hex(b.keyEnd))) })),
   };
+}
+
+/**
+ * An enforcer started on `registry` in a namespace of its own, then its table changed by
+ * `nft ARGS` behind its back; the counters start after the change.
+ */
+async function broken(t: Test, args: string[]) {
+  const f = fixture(t);
+  const nl = counted(f.sock);
+  const enforcer = new KernelEnforcer(nl, base, log);
+  await enforcer.start(registry);
+  const before = normalized(await f.sock.listTable('inet', TABLE));
+  f.exec(['nft', ...args]);
+  enforcer.suspect();
+  nl.calls.length = 0;
+  nl.results.length = 0;
+  return { f, nl, enforcer, before };
 }
 
 /** `sock` with a record of which of its calls the enforcer made, in order. */
