@@ -11,19 +11,16 @@ import { diffWorkspace } from '../compile/diff';
 import { FAMILY, cleared, skeleton, LayoutOptions } from '../compile/layout';
 import { closing } from '../compile/closed';
 import { describeOp, hintFor } from './describe';
-import { stillAllowed } from '../policy/connections';
 import { hasEgressNames } from '../model/egress';
 import { onlyWidens } from '../policy/widening';
-import { cidrRange, parseIpv4 } from '../net/ipv4';
 import {
   auditTable, expectedTable, keyed, KeyedTable, summarize, type WrittenKeys,
 } from './audit';
 import type { OutboundRouter } from '../outbound/router';
 import type { RoutingPlan } from '../outbound/routes';
-import { translatedAway } from '../outbound/connections';
-
-/** IPPROTO_* whose conntrack entries ctDelete can name: TCP, UDP, UDP-Lite, SCTP, DCCP, ICMP. */
-const DELETABLE = new Set([6, 17, 136, 132, 33, 1]);
+import {
+  connectionContext, endedByChanges, judgedAddresses, refusedByPolicy, type Judged,
+} from './ending';
 
 /** A change waiting for a conntrack sweep, with the registry it was applied against. */
 type SweptChange = WorkspaceChange & { registry: ReadonlyMap<string, Workspace> };
@@ -439,29 +436,17 @@ export class KernelEnforcer implements Enforcer {
    * again since the change that queued this).
    */
   private async endDisallowed(changes: SweptChange[]) {
-    const judged = changes.map(({ prev, next, registry }) => {
+    const judged: Judged[] = changes.map(({ prev, next, registry }) => {
       const id = (next ?? prev)!.id;
       const latest = this.current.has(id) ? (this.current.get(id) ?? null) : next;
       return { prev, next: latest, ctx: this.context(registry) };
     });
     try {
       // Only entries with a judged workspace's old or new address at one end can be ended.
-      const ips = judged.flatMap(({ prev, next }) => [prev?.ip, next?.ip]);
-      const addresses = [...new Set(ips.filter((ip): ip is string => ip !== undefined))];
       const tuples = this.connections
-        ? await this.connections.of(addresses)
+        ? await this.connections.of(judgedAddresses(judged))
         : await this.nl.ctList();
-      const doomed = tuples.filter((t) =>
-        judged.some(({ prev, next, ctx }) => {
-          if (translatedAway({ prev, next }, t, this.o.zones ?? [])) return true;
-          if (prev && (t.src === prev.ip || t.dst === prev.ip) && (!next || next.ip !== prev.ip)) {
-            return true;
-          }
-          return next !== null && next.interface !== null && !stillAllowed(next, t, ctx);
-        }),
-      );
-      // Conntrack deletes by tuple: ports, or ICMP's id; other protocols age out.
-      const deletable = doomed.filter((t) => DELETABLE.has(t.proto));
+      const deletable = endedByChanges(tuples, judged, this.o.zones ?? []);
       if (deletable.length === 0) return;
       const ended = await this.nl.ctDelete(deletable);
       this.log.info({ ended, changes: changes.length }, 'connections ended');
@@ -479,20 +464,14 @@ export class KernelEnforcer implements Enforcer {
    */
   private sweepAll(reason: string): Promise<void> {
     return this.exclusive(async () => {
-      const registry = this.registry;
-      const byIp = new Map([...registry.values()].map((ws) => [ws.ip, ws]));
       // At start the DNS side has learned nothing yet: a workspace with names on its egress
       // list keeps its connections to addresses it may have resolved before the restart.
       const learned = reason === 'start'
         ? (ws: Workspace) => hasEgressNames(ws.network.egress)
         : this.learned ?? undefined;
-      const ctx = { ...this.context(registry), learned };
+      const ctx = connectionContext(this.o, this.registry, learned);
       try {
-        const doomed = (await this.nl.ctList()).filter((t) => DELETABLE.has(t.proto) &&
-          [t.src, t.dst].some((ip) => {
-            const ws = byIp.get(ip);
-            return ws !== undefined && ws.interface !== null && !stillAllowed(ws, t, ctx);
-          }));
+        const doomed = refusedByPolicy(await this.nl.ctList(), ctx);
         if (doomed.length === 0) return;
         const ended = await this.nl.ctDelete(doomed);
         this.log.warn({ ended, reason }, 'connections the policy refuses ended');
@@ -504,13 +483,7 @@ export class KernelEnforcer implements Enforcer {
 
   /** What stillAllowed needs to know of the host, for `registry`. */
   private context(registry: ReadonlyMap<string, Workspace>) {
-    const { net, len } = this.o.workspaceNet;
-    return {
-      workspaceNet: cidrRange({ base: parseIpv4(net)!, prefix: len }),
-      runtimeApiPort: this.o.runtimeApiPort,
-      registry,
-      learned: this.learned ?? undefined,
-    };
+    return connectionContext(this.o, registry, this.learned ?? undefined);
   }
 
   /** Runs `fn` after every earlier kernel operation, so transactions never interleave. */
